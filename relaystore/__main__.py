@@ -1,0 +1,4 @@
+"""`python -m relaystore` is the `relaystore` console command."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""MySQL/MariaDB backend: hand-written SQL over PyMySQL behind a DBUtils pool."""

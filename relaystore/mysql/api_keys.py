@@ -1,0 +1,222 @@
+"""API keys on MySQL: one row per key, a unique index on the 32-byte hash, tags in api_key_tags."""
+from __future__ import annotations
+
+import json
+from dataclasses import fields as dc_fields, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import apikey_rules as rules
+from ..config import Settings
+from ..errors import DataError, InvalidInput, NotFound
+from ..records import ApiKey, AuthResult, Page
+from ..timefmt import utcnow
+from .pool import MySQLPool
+
+_JSON_TUPLES = ("permissions", "restricted_models", "allowed_clients", "tags", "openai_responses_payload_rules")
+_JSON_DICTS = ("service_rates", "extra")
+_BOOLS = tuple(f.name for f in dc_fields(ApiKey) if f.type == "bool")
+_FLOATS = ("rate_limit_cost", "daily_cost_limit", "total_cost_limit", "weekly_opus_cost_limit")
+_TIMES = tuple(f.name for f in dc_fields(ApiKey) if f.type == "datetime | None")
+COLUMNS = tuple(f.name for f in dc_fields(ApiKey))
+_SELECT_LIST = ", ".join(COLUMNS)
+
+# Auth hot path: one indexed point read (uq_api_keys_key_hash), every column the relay needs.
+SELECT_API_KEY_BY_HASH = f"SELECT {_SELECT_LIST} FROM api_keys WHERE key_hash = %(key_hash)s"
+
+SELECT_API_KEY_BY_ID = f"SELECT {_SELECT_LIST} FROM api_keys WHERE id = %(id)s"
+
+INSERT_API_KEY = (f"INSERT INTO api_keys ({_SELECT_LIST}) VALUES ("
+                  + ", ".join(f"%({c})s" for c in COLUMNS) + ")")
+
+UPDATE_API_KEY = ("UPDATE api_keys SET "
+                  + ", ".join(f"{c} = %({c})s" for c in COLUMNS if c not in ("id", "created_at"))
+                  + " WHERE id = %(id)s")
+
+# First use of an activation-mode key; the is_activated guard makes a racing second activation a no-op.
+ACTIVATE_API_KEY = """
+    UPDATE api_keys
+    SET is_activated = 1, activated_at = %(activated_at)s, expires_at = %(expires_at)s,
+        last_used_at = %(last_used_at)s
+    WHERE id = %(id)s AND is_activated = 0
+"""
+
+DELETE_API_KEY = "DELETE FROM api_keys WHERE id = %(id)s AND is_deleted = 1"
+DELETE_API_KEY_TAGS = "DELETE FROM api_key_tags WHERE api_key_id = %(id)s"
+INSERT_API_KEY_TAG = "INSERT IGNORE INTO api_key_tags (tag, api_key_id) VALUES (%s, %s)"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def to_row(key: ApiKey) -> dict[str, Any]:
+    """Column values for a record (times as naive UTC, JSON fields as compact text, hash as bytes)."""
+    row: dict[str, Any] = {}
+    for name in COLUMNS:
+        value = getattr(key, name)
+        if name == "key_hash":
+            value = bytes.fromhex(value)
+        elif name in _JSON_TUPLES:
+            value = json.dumps(list(value), separators=(",", ":"), ensure_ascii=False)
+        elif name in _JSON_DICTS:
+            value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        elif name in _TIMES and value is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        row[name] = value
+    return row
+
+
+def from_row(row: dict[str, Any]) -> ApiKey:
+    """A record from a row of _SELECT_LIST; DataError names the row of a bad JSON value."""
+    values = dict(row)
+    values["key_hash"] = row["key_hash"].hex()
+    for name in _BOOLS:
+        values[name] = bool(row[name])
+    for name in _FLOATS:
+        values[name] = float(row[name])
+    for name in _TIMES:
+        if row[name] is not None:
+            values[name] = row[name].replace(tzinfo=timezone.utc)
+    try:
+        for name in _JSON_TUPLES:
+            values[name] = tuple(json.loads(row[name] or "[]"))
+        for name in _JSON_DICTS:
+            values[name] = json.loads(row[name] or "{}")
+    except ValueError:
+        raise DataError(f"api_keys row {row['id']}: column {name} is not valid JSON") from None
+    return ApiKey(**values)
+
+
+class MySQLApiKeys:
+    """store.api_keys on MySQL."""
+
+    def __init__(self, pool: MySQLPool, settings: Settings) -> None:
+        self._pool = pool
+        self._settings = settings
+
+    @staticmethod
+    def _write_tags(cur: Any, key: ApiKey) -> None:
+        cur.execute(DELETE_API_KEY_TAGS, {"id": key.id})
+        if key.tags:
+            cur.executemany(INSERT_API_KEY_TAG, [(tag, key.id) for tag in dict.fromkeys(key.tags)])
+
+    def create(self, name: str, **settings: Any) -> tuple[ApiKey, str]:
+        """Create a key; returns the record and the raw key (shown once, only its hash is stored)."""
+        key, raw = rules.new_api_key(name, settings, prefix=self._settings.api_key_prefix,
+                                     encryption_key=self._settings.encryption_key, now=utcnow())
+        with self._pool.transaction() as cur:
+            cur.execute(INSERT_API_KEY, to_row(key))
+            if key.tags:
+                self._write_tags(cur, key)
+        return key, raw
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """The key with this id, or None."""
+        row = self._pool.fetchone(SELECT_API_KEY_BY_ID, {"id": key_id})
+        return from_row(row) if row else None
+
+    def _require(self, key_id: str) -> ApiKey:
+        key = self.get(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} does not exist")
+        return key
+
+    def authenticate(self, raw_key: str) -> AuthResult:
+        """One indexed read; a first-use activation adds one guarded UPDATE."""
+        if not rules.plausible_raw_key(raw_key, self._settings.api_key_prefix):
+            return AuthResult(False, "unknown")
+        key_hash = bytes.fromhex(rules.hash_raw_key(raw_key, self._settings.encryption_key))
+        row = self._pool.fetchone(SELECT_API_KEY_BY_HASH, {"key_hash": key_hash})
+        if row is None:
+            return AuthResult(False, "unknown")
+        key = from_row(row)
+        now = utcnow()
+        if not key.is_deleted and key.is_active and rules.needs_activation(key):
+            activated = rules.activate(key, now)
+            params = to_row(activated)
+            with self._pool.cursor() as cur:
+                changed = cur.execute(ACTIVATE_API_KEY, params)
+            key = activated if changed else (self.get(key.id) or activated)
+        reason = rules.refusal(key, now)
+        return AuthResult(reason is None, reason, key)
+
+    def _save(self, new: ApiKey, old: ApiKey) -> None:
+        with self._pool.transaction() as cur:
+            cur.execute(UPDATE_API_KEY, to_row(new))
+            if new.tags != old.tags:
+                self._write_tags(cur, new)
+
+    def update(self, key_id: str, **fields: Any) -> ApiKey:
+        """Change settings; raises NotFound for an unknown id and InvalidInput for an unknown field."""
+        rules.check_settings(fields)
+        old = self._require(key_id)
+        new = rules.apply_update(old, fields)
+        self._save(new, old)
+        return new
+
+    def delete(self, key_id: str, *, deleted_by: str = "admin", deleted_by_type: str = "admin") -> ApiKey:
+        """Soft delete: the row stays (usage reports keep their key), authentication refuses it."""
+        key = self._require(key_id)
+        if key.is_deleted:
+            return key
+        new = replace(key, is_deleted=True, is_active=False, deleted_at=utcnow(),
+                      deleted_by=deleted_by, deleted_by_type=deleted_by_type)
+        self._save(new, key)
+        return new
+
+    def restore(self, key_id: str, *, restored_by: str = "admin", restored_by_type: str = "admin") -> ApiKey:
+        """Undo a soft delete: reactivate and clear the deletion fields."""
+        key = self._require(key_id)
+        if not key.is_deleted:
+            raise InvalidInput(f"API key {key_id} is not deleted")
+        new = replace(key, is_deleted=False, is_active=True, deleted_at=None, deleted_by="",
+                      deleted_by_type="", restored_at=utcnow(), restored_by=restored_by,
+                      restored_by_type=restored_by_type)
+        self._save(new, key)
+        return new
+
+    def purge(self, key_id: str) -> None:
+        """Permanent delete of a soft-deleted key (its row and tag rows)."""
+        key = self._require(key_id)
+        if not key.is_deleted:
+            raise InvalidInput(f"API key {key_id} must be deleted before it is purged")
+        with self._pool.transaction() as cur:
+            cur.execute(DELETE_API_KEY_TAGS, {"id": key_id})
+            cur.execute(DELETE_API_KEY, {"id": key_id})
+
+    def list(self, *, page: int = 1, page_size: int = 50, active: bool | None = None, tag: str | None = None,
+             search: str | None = None, include_deleted: bool = False) -> Page[ApiKey]:
+        """Newest first; one query returns the page and the total (COUNT(*) OVER ())."""
+        if page < 1 or page_size < 1:
+            raise InvalidInput("page and page_size must be at least 1")
+        where = []
+        params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
+        if not include_deleted:
+            where.append("k.is_deleted = 0")
+        if active is not None:
+            where.append("k.is_active = %(active)s AND k.is_deleted = 0" if active else "k.is_active = 0")
+            params["active"] = 1
+        if search is not None:
+            where.append("k.name LIKE %(search)s")
+            params["search"] = f"%{_escape_like(search)}%"
+        join = ""
+        if tag is not None:
+            join = "JOIN api_key_tags t ON t.api_key_id = k.id AND t.tag = %(tag)s"
+            params["tag"] = tag
+        # Every fragment above is a constant from this module; values are bound parameters.
+        sql = (f"SELECT {', '.join('k.' + c for c in COLUMNS)}, COUNT(*) OVER () AS total_rows "
+               f"FROM api_keys k {join} "
+               f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+               "ORDER BY k.created_at DESC, k.id DESC LIMIT %(limit)s OFFSET %(offset)s")
+        rows = self._pool.fetchall(sql, params)
+        total = int(rows[0]["total_rows"]) if rows else (0 if page == 1 else self._count(join, where, params))
+        items = [from_row({c: r[c] for c in COLUMNS}) for r in rows]
+        return Page(items=items, total=total, page=page, page_size=page_size)
+
+    def _count(self, join: str, where: list[str], params: dict[str, Any]) -> int:
+        """Total for a page past the end (the windowed count has no row to ride on)."""
+        sql = (f"SELECT COUNT(*) AS n FROM api_keys k {join} "
+               f"{'WHERE ' + ' AND '.join(where) if where else ''}")
+        row = self._pool.fetchone(sql, params)
+        return int(row["n"]) if row else 0
