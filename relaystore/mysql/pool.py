@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import pymysql
 import pymysql.cursors
 from dbutils.pooled_db import PooledDB, PooledDBError, TooManyConnections
-from pymysql.constants import ER
+from pymysql.constants import CLIENT, ER
 
 from ..config import Settings
 from ..errors import AlreadyExists, BackendError, BackendUnavailable, Conflict, RelayStoreError
@@ -84,6 +84,9 @@ def connect_args(settings: Settings, *, database: str | None = None) -> dict[str
         autocommit=True,
         connect_timeout=settings.mysql_connect_timeout,
         cursorclass=pymysql.cursors.DictCursor,
+        # Lets batch() send "BEGIN; ...; COMMIT" as one round trip. Safe because every value is a
+        # bound parameter escaped by PyMySQL; only trusted constants are ever formatted into SQL.
+        client_flag=CLIENT.MULTI_STATEMENTS,
     )
 
 
@@ -158,6 +161,26 @@ class MySQLPool:
             raise translate(exc) from exc
         finally:
             con.close()
+
+    def batch(self, sql: str, params: Any = None) -> list[list[dict[str, Any]]]:
+        """Send several `;`-separated statements in one round trip and return each one's rows.
+
+        Never re-sent (safe for relative writes). Wrap the statements in START TRANSACTION ...
+        COMMIT for atomicity; if any statement fails, the server stops there and this method
+        issues ROLLBACK before the connection goes back to the pool, then raises.
+        """
+        with self.cursor() as cur:
+            with cur.no_failover():
+                try:
+                    cur.execute(sql, params)
+                    results = [list(cur.fetchall())]
+                    while cur.nextset():
+                        results.append(list(cur.fetchall()))
+                except DRIVER_ERRORS:
+                    with suppress(Exception):  # a dead connection has nothing left to roll back
+                        cur.execute("ROLLBACK")
+                    raise
+            return results
 
     def run_transaction(self, work: Callable[[Any], T], *, attempts: int = 3) -> T:
         """Run `work(cursor)` in a transaction, re-running it whole after a deadlock or lock timeout."""

@@ -105,3 +105,21 @@ def test_server_down_is_backend_unavailable():
     pool = MySQLPool(base_settings(mysql_port=1, mysql_pool_min_idle=0, mysql_connect_timeout=1))
     with pytest.raises(BackendUnavailable):
         pool.fetchone("SELECT 1")
+
+
+def test_batch_runs_all_statements_and_is_atomic(mysql_database):
+    pool = MySQLPool(base_settings(mysql_database=mysql_database, mysql_pool_size=1))
+    pool.fetchone("CREATE TABLE counters (id INT PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB")
+    pool.fetchone("INSERT INTO counters VALUES (1, 0), (2, 0)")
+    questions = "SHOW SESSION STATUS LIKE 'Questions'"
+    before = int(pool.fetchone(questions)["Value"])
+    results = pool.batch("START TRANSACTION; UPDATE counters SET n = n + %(n)s WHERE id = 1; "
+                         "SELECT n FROM counters WHERE id = 1; COMMIT", {"n": 5})
+    assert results[2] == [{"n": 5}]
+    # Questions counts statements, not packets: the batch's four plus this SHOW, all sent by one execute()
+    assert int(pool.fetchone(questions)["Value"]) - before == 5
+    with pytest.raises(BackendError, match="no_such_table"):
+        pool.batch("START TRANSACTION; UPDATE counters SET n = n + 1 WHERE id = 2; "
+                   "UPDATE no_such_table SET x = 1; COMMIT")
+    assert pool.fetchone("SELECT n FROM counters WHERE id = 2")["n"] == 0  # rolled back
+    pool.close()
