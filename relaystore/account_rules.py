@@ -226,8 +226,8 @@ def check_values(spec: PlatformSpec, values: Mapping[str, Any], *,
             if name in _CREATE_ONLY and not creating:
                 raise InvalidInput(f"{name} can only be set when the account is created")
             typed[name] = _typed_value(name, value)
-        elif name in TYPED_UPSTREAM or name == "platform":
-            raise InvalidInput(f"{name} is a typed field: set {_UPSTREAM_TO_ATTR.get(name, name)} instead")
+        elif name in TYPED_UPSTREAM:
+            raise InvalidInput(f"{name} is a typed field: set {_UPSTREAM_TO_ATTR[name]} instead")
         else:
             untyped[name] = value
     for name, value in (data or {}).items():
