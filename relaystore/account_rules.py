@@ -358,17 +358,22 @@ def split_fields(spec: PlatformSpec, cipher: AccountCipher, stored: Mapping[str,
 
 
 def account_from_stored(spec: PlatformSpec, cipher: AccountCipher, account_id: str,
-                        stored: Mapping[str, Any], where: str) -> Account:
-    """A record from a whole stored form (a Redis hash or Bedrock JSON object)."""
+                        stored: Mapping[str, Any], where: str, *, candidates_only: bool = False) -> Account | None:
+    """A record from a whole stored form (a Redis hash or Bedrock JSON object).
+
+    With candidates_only, None for an account the scheduler would skip (its secrets are not decrypted).
+    """
+    typed = decode_typed(stored, where)
+    if candidates_only and not is_candidate(typed):
+        return None
     data, secrets = split_fields(spec, cipher, stored, where)
-    return Account(id=account_id, platform=spec.name, data=data, secrets=secrets,
-                   **decode_typed(stored, where))
+    return Account(id=account_id, platform=spec.name, data=data, secrets=secrets, **typed)
 
 
-def schedulable(account: Account) -> bool:
-    """Upstream's filterAvailableAccounts(): active, schedulable and a healthy status."""
-    return (account.is_active and account.schedulable
-            and account.status.lower() not in UNSCHEDULABLE_STATUSES)
+def is_candidate(typed: Mapping[str, Any]) -> bool:
+    """Upstream's filterAvailableAccounts() on typed attributes: active, schedulable, healthy status."""
+    return bool(typed["is_active"] and typed["schedulable"]
+                and typed["status"].lower() not in UNSCHEDULABLE_STATUSES)
 
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
@@ -396,7 +401,7 @@ def check_group_platform(platform: object) -> str:
     return platform
 
 
-def check_group_fields(values: Mapping[str, Any], *, creating: bool) -> tuple[dict[str, str], dict[str, str]]:
+def check_group_fields(values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(name/description, other upstream fields as strings) for create/update of a group."""
     typed: dict[str, str] = {}
     extra: dict[str, str] = {}

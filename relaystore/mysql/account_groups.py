@@ -99,8 +99,7 @@ class MySQLAccountGroups:
     def create(self, platform: str, name: str, description: str = "", **extra: Any) -> AccountGroup:
         """Create a group of `platform` (upstream's: claude, gemini, openai, droid; see account_rules)."""
         platform = rules.check_group_platform(platform)
-        typed, fields = rules.check_group_fields({"name": name, "description": description, **extra},
-                                                 creating=True)
+        typed, fields = rules.check_group_fields({"name": name, "description": description, **extra})
         now = rules.to_ms_utc(utcnow())
         group = AccountGroup(id=str(uuid.uuid4()), platform=platform, created_at=now, updated_at=now,
                              extra=fields, **typed)
@@ -124,7 +123,7 @@ class MySQLAccountGroups:
     def update(self, group_id: str, **fields: Any) -> AccountGroup:
         """Rename/describe a group or set upstream's extra fields; its platform cannot change."""
         platform = fields.pop("platform", None)
-        typed, extra = rules.check_group_fields(fields, creating=False)
+        typed, extra = rules.check_group_fields(fields)
         if not rules.valid_id(group_id):
             raise NotFound(f"account group {str(group_id)[:80]!r} does not exist")
 

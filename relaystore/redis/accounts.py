@@ -7,15 +7,18 @@ update() HSETs only the fields it changes, so untouched fields (and the cipherte
 secrets) stay byte for byte as they were; Bedrock's JSON is rewritten whole, as upstream does.
 delete() also drops the account from every group's member SET and its reverse group index.
 
-Reads: list() and list_schedulable() take the ids from the index SET (or, when it is empty and no
-`:empty` marker says so, from a SCAN of the platform's key prefix, back-filling the index as the
-relay's readers expect) and then fetch every record in one pipeline: one index read plus one
-pipelined round trip, whatever the number of accounts.
+Reads: list() and list_schedulable() take the ids from the index SET and then fetch every record
+in one pipeline: one index read plus one pipelined round trip, whatever the number of accounts.
+When the index is empty, upstream's readers fall back to a SCAN of the platform's key prefix;
+relaystore does too, back-fills the index with what it finds, and when it finds nothing sets the
+`{index}:empty` marker (which the next create() deletes) so an empty platform costs no SCAN per
+scheduler call. list_schedulable() decrypts only the accounts it returns.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import redis
 
@@ -29,6 +32,17 @@ from .client import redis_errors
 from .keys import Keys
 
 SCAN_COUNT = 1000
+
+
+@contextmanager
+def _wrong_type(key: str) -> Iterator[None]:
+    """A key of another Redis type where an account should be is bad data, not a server failure."""
+    try:
+        yield
+    except redis.ResponseError as exc:
+        if str(exc).startswith("WRONGTYPE"):
+            raise DataError(f"{key}: wrong Redis type for an account record") from None
+        raise
 
 
 def _glob_escape(text: str) -> str:
@@ -45,8 +59,10 @@ class RedisAccounts:
 
     # --- stored form <-> Redis ---
 
-    def _parse(self, spec: rules.PlatformSpec, account_id: str, raw: Any, key: str) -> Account | None:
-        """A record from HGETALL (dict) or GET (JSON text) output; None when the key is missing."""
+    def _parse(self, spec: rules.PlatformSpec, account_id: str, raw: Any, key: str, *,
+               candidates_only: bool = False) -> Account | None:
+        """A record from HGETALL (dict) or GET (JSON text) output; None when the key is missing
+        (or, with candidates_only, when the scheduler would skip the account)."""
         if spec.json_record:
             if raw is None:
                 return None
@@ -60,13 +76,15 @@ class RedisAccounts:
             if not raw:
                 return None
             stored = raw
-        return rules.account_from_stored(spec, self._ciphers[spec.name], account_id, stored, key)
+        return rules.account_from_stored(spec, self._ciphers[spec.name], account_id, stored, key,
+                                         candidates_only=candidates_only)
 
     def _read_stored(self, pipe: Any, spec: rules.PlatformSpec, key: str) -> dict[str, Any] | None:
         """The stored form at `key` through a (watching) pipeline in immediate mode."""
+        with _wrong_type(key):
+            raw = pipe.get(key) if spec.json_record else pipe.hgetall(key)
         if not spec.json_record:
-            return pipe.hgetall(key) or None
-        raw = pipe.get(key)
+            return raw or None
         if raw is None:
             return None
         try:
@@ -119,7 +137,7 @@ class RedisAccounts:
         if not rules.valid_id(account_id):
             return None
         key = self._k.account(platform, account_id)
-        with redis_errors():
+        with redis_errors(), _wrong_type(key):
             raw = self._r.get(key) if spec.json_record else self._r.hgetall(key)
         return self._parse(spec, account_id, raw, key)
 
@@ -157,7 +175,9 @@ class RedisAccounts:
 
         with redis_errors():
             self._r.transaction(work, key)
-        return rules.account_from_stored(spec, self._ciphers[platform], account_id, result[0], key)
+        account = rules.account_from_stored(spec, self._ciphers[platform], account_id, result[0], key)
+        assert account is not None
+        return account
 
     def delete(self, platform: str, account_id: str) -> None:
         """Remove the account, its index and shared-pool entries and its group memberships."""
@@ -205,7 +225,7 @@ class RedisAccounts:
             self._r.set(k.account_index_empty(platform), "1")
         return found
 
-    def _fetch(self, spec: rules.PlatformSpec, ids: list[str]) -> list[Account]:
+    def _fetch(self, spec: rules.PlatformSpec, ids: list[str], *, candidates_only: bool = False) -> list[Account]:
         """Every record of `ids` in one pipeline; ids whose key is gone are skipped."""
         ids = [i for i in ids if rules.valid_id(i)]
         pipe = self._r.pipeline(transaction=False)
@@ -217,7 +237,7 @@ class RedisAccounts:
         for account_id, key, raw in zip(ids, keys, rows):
             if isinstance(raw, redis.ResponseError):
                 raise DataError(f"{key}: wrong Redis type for an account record")
-            account = self._parse(spec, account_id, raw, key)
+            account = self._parse(spec, account_id, raw, key, candidates_only=candidates_only)
             if account is not None:
                 out.append(account)
         return out
@@ -243,5 +263,5 @@ class RedisAccounts:
                 ids = self._ids(platform)
             else:
                 ids = list(self._r.smembers(self._k.account_group_members(group_id)))
-            accounts = self._fetch(spec, ids)
-        return sorted((a for a in accounts if rules.schedulable(a)), key=rules.schedule_order)
+            accounts = self._fetch(spec, ids, candidates_only=True)
+        return sorted(accounts, key=rules.schedule_order)

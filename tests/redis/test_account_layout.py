@@ -195,6 +195,10 @@ def test_a_wrong_key_type_is_a_data_error(redis_store, raw_redis, redis_prefix):
     raw_redis.rpush(f"{redis_prefix}ccr_account:weird", "x")
     with pytest.raises(DataError, match="ccr_account:weird"):
         redis_store.accounts.list("ccr")
+    with pytest.raises(DataError, match="ccr_account:weird"):
+        redis_store.accounts.get("ccr", "weird")
+    with pytest.raises(DataError, match="ccr_account:weird"):
+        redis_store.accounts.update("ccr", "weird", name="x")
 
 
 def test_group_layout(redis_store, raw_redis, redis_prefix):
