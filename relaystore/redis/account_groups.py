@@ -5,7 +5,7 @@ optional proxy/proxyPriority kept verbatim), `account_groups` SET of group ids,
 `account_group_members:{id}` SET of account ids, and the reverse index
 `account_groups_reverse:{group platform}:{account id}` SET of group ids, maintained in the same
 MULTI as the member SET. A keyspace written before upstream had the reverse index (no
-`account_groups_reverse:migrated` = "true") is read by checking every group's member SET instead.
+`account_groups_reverse:migrated` = "true") gets it rebuilt once, as upstream does at startup.
 """
 from __future__ import annotations
 
@@ -159,10 +159,31 @@ class RedisAccountGroups:
         with redis_errors():
             group_ids = list(self._r.smembers(k.account_groups_reverse(gp, account_id)))
             if not group_ids and self._r.get(k.account_groups_reverse_migrated) != "true":
-                every = list(self._r.smembers(k.account_groups))
-                pipe = self._r.pipeline(transaction=False)
-                for group_id in every:
-                    pipe.sismember(k.account_group_members(group_id), account_id)
-                group_ids = [g for g, member in zip(every, pipe.execute()) if member]
+                self.backfill_reverse_index()
+                group_ids = list(self._r.smembers(k.account_groups_reverse(gp, account_id)))
             groups = self._groups(group_ids)
         return [g for g in groups if g.platform == gp]
+
+    def backfill_reverse_index(self) -> int:
+        """Upstream's ensureReverseIndexes(): rebuild account_groups_reverse:* from the member SETs,
+        then mark it done (`account_groups_reverse:migrated` = "true"); returns the entries written.
+
+        Safe to repeat (SADD); groups_of() runs it once on a keyspace that lacks the marker.
+        """
+        k = self._k
+        with redis_errors():
+            every = [g for g in self._r.smembers(k.account_groups) if rules.valid_id(g)]
+            pipe = self._r.pipeline(transaction=False)
+            for group_id in every:
+                pipe.hget(k.account_group(group_id), "platform")
+                pipe.smembers(k.account_group_members(group_id))
+            found = pipe.execute()
+            pipe = self._r.pipeline(transaction=False)
+            written = 0
+            for group_id, platform, members in zip(every, found[::2], found[1::2]):
+                for account_id in members if platform else ():
+                    pipe.sadd(k.account_groups_reverse(platform, account_id), group_id)
+                    written += 1
+            pipe.set(k.account_groups_reverse_migrated, "true")
+            pipe.execute()
+        return written

@@ -227,5 +227,7 @@ def test_groups_of_reads_pre_reverse_index_keyspaces(redis_store, raw_redis, red
     raw_redis.sadd(f"{p}account_groups", "g-old")
     raw_redis.sadd(f"{p}account_group_members:g-old", "acc-x")
     assert [g.id for g in redis_store.account_groups.groups_of("claude", "acc-x")] == ["g-old"]
-    raw_redis.set(f"{p}account_groups_reverse:migrated", "true")
-    assert redis_store.account_groups.groups_of("claude", "acc-x") == []  # migrated: trust the reverse index
+    assert raw_redis.smembers(f"{p}account_groups_reverse:claude:acc-x") == {"g-old"}  # rebuilt once
+    assert raw_redis.get(f"{p}account_groups_reverse:migrated") == "true"
+    raw_redis.sadd(f"{p}account_group_members:g-old", "acc-y")  # behind the index's back
+    assert redis_store.account_groups.groups_of("claude", "acc-y") == []  # migrated: trust the reverse index
