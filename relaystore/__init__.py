@@ -2,12 +2,12 @@
 from .config import Settings, load_settings
 from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigError, Conflict, DataError,
                      InvalidInput, NotFound, NotSupported, RelayStoreError)
-from .records import ApiKey, AuthResult, Page
+from .records import Account, AccountGroup, ApiKey, AuthResult, Page
 from .store import Store, open_store
 
 __all__ = [
     "open_store", "Store", "Settings", "load_settings",
-    "ApiKey", "AuthResult", "Page",
+    "ApiKey", "AuthResult", "Page", "Account", "AccountGroup",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

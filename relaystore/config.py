@@ -37,6 +37,9 @@ class Settings:
     encryption_key: str = ""
     timezone_offset: int = 8
     api_key_prefix: str = "cr_"
+    # Upstream reads config.security.azureOpenaiSalt but never defines it, so its Azure OpenAI
+    # account secrets always use this default; override only if your relay really changed it.
+    azure_openai_salt: str = "azure-openai-account-default-salt"
 
     def __repr__(self) -> str:  # secrets never reach logs through repr()
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -84,6 +87,7 @@ _ENV: dict[str, tuple[str, str]] = {
     "ENCRYPTION_KEY": ("encryption_key", "str"),
     "TIMEZONE_OFFSET": ("timezone_offset", "tz"),
     "API_KEY_PREFIX": ("api_key_prefix", "str"),
+    "AZURE_OPENAI_SALT": ("azure_openai_salt", "str"),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENV.items()}
 

@@ -86,3 +86,44 @@ class AuthResult:
     ok: bool
     reason: str | None = None
     key: ApiKey | None = None
+
+
+# --- accounts and account groups ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An upstream relay account of one platform family; typed fields are the ones queried.
+
+    `data` holds every other upstream field as upstream stores it (strings for hash platforms,
+    JSON values for Bedrock's JSON record); `secrets` holds the platform's secret fields decrypted.
+    Neither appears in repr(): secrets must never reach a log, and `data` may carry proxy passwords.
+    """
+
+    id: str
+    platform: str
+    name: str = "Unnamed Account"
+    description: str = ""
+    is_active: bool = True
+    schedulable: bool = True
+    status: str = "active"
+    priority: int = 50
+    account_type: str = "shared"
+    error_message: str = ""
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    secrets: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountGroup:
+    """A named set of accounts of one group platform (claude groups also hold claude-console accounts)."""
+
+    id: str
+    name: str
+    platform: str
+    description: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    # Other upstream group fields (proxy JSON, proxyPriority) verbatim; a proxy may hold a password.
+    extra: dict[str, str] = field(default_factory=dict, repr=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import ApiKeyStore
+from .ports import AccountGroupStore, AccountStore, ApiKeyStore
 
 
 class Store:
@@ -13,6 +13,8 @@ class Store:
     backend: str
     settings: Settings
     api_keys: ApiKeyStore
+    accounts: AccountStore
+    account_groups: AccountGroupStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -24,14 +26,20 @@ class Store:
             self._open_redis()
 
     def _open_mysql(self) -> None:
+        from .mysql.account_groups import MySQLAccountGroups
+        from .mysql.accounts import MySQLAccounts
         from .mysql.api_keys import MySQLApiKeys
         from .mysql.pool import MySQLPool
 
         self.pool = MySQLPool(self.settings)
         self._closers.append(self.pool.close)
         self.api_keys = MySQLApiKeys(self.pool, self.settings)
+        self.accounts = MySQLAccounts(self.pool, self.settings)
+        self.account_groups = MySQLAccountGroups(self.pool)
 
     def _open_redis(self) -> None:
+        from .redis.account_groups import RedisAccountGroups
+        from .redis.accounts import RedisAccounts
         from .redis.api_keys import RedisApiKeys
         from .redis.client import make_client
         from .redis.keys import Keys
@@ -40,6 +48,8 @@ class Store:
         self.keys = Keys(self.settings.redis_key_prefix)
         self._closers.append(self.redis.close)
         self.api_keys = RedisApiKeys(self.redis, self.keys, self.settings)
+        self.accounts = RedisAccounts(self.redis, self.keys, self.settings)
+        self.account_groups = RedisAccountGroups(self.redis, self.keys)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

@@ -104,6 +104,65 @@ CREATE TABLE IF NOT EXISTS api_key_tags (
 
 -- ==== Accounts, groups, users, sessions, webhooks, request details (issue 4) ====================
 
+-- Accounts of every upstream platform family (claude:account:{id}, claude_console_account:{id},
+-- openai:account:{id}, openai_responses_account:{id}, azure_openai:account:{id}, gemini_account:{id},
+-- gemini_api_account:{id}, bedrock_account:{id} JSON string, droid:account:{id}, ccr_account:{id};
+-- their *:index SETs and shared_*_accounts SETs are derived from these rows).
+-- One shared table rather than one per family: the families differ only in fields nobody queries,
+-- and the scheduler's question is the same for all of them. Typed columns hold what is filtered or
+-- sorted on (platform, is_active, schedulable, status, priority, last/created times); `data` holds
+-- every other upstream field as compact JSON exactly as upstream stores it - strings for the hash
+-- families, JSON values for Bedrock - with the secret fields still ENCRYPTED in upstream's format
+-- (hex(iv):hex(ciphertext), or Bedrock's {encrypted, iv}), so rows copy to and from Redis without
+-- re-encryption and a database dump leaks no secret. Ids are unique per platform, as in Redis.
+CREATE TABLE IF NOT EXISTS accounts (
+    platform      VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    id            VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    name          TEXT         NOT NULL,
+    description   TEXT         NOT NULL,
+    is_active     TINYINT(1)   NOT NULL DEFAULT 1,
+    schedulable   TINYINT(1)   NOT NULL DEFAULT 1,
+    status        VARCHAR(64)  CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT 'active',
+    priority      INT          NOT NULL DEFAULT 50,
+    account_type  VARCHAR(32)  NOT NULL DEFAULT 'shared',
+    error_message TEXT         NOT NULL,
+    created_at    DATETIME(3)  NULL,
+    last_used_at  DATETIME(3)  NULL,
+    data          MEDIUMTEXT   NOT NULL,
+    PRIMARY KEY (platform, id),
+    -- list_schedulable(): equality on the first three, rows already in the scheduler's order
+    -- (priority, least recently used, oldest; InnoDB appends the primary key, so id too).
+    KEY ix_accounts_schedule (platform, is_active, schedulable, priority, last_used_at, created_at),
+    KEY ix_accounts_platform_created (platform, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Account groups (account_group:{id} hash and the account_groups SET); `extra` keeps upstream's
+-- other group fields (proxy JSON, proxyPriority) verbatim as a JSON object of strings.
+CREATE TABLE IF NOT EXISTS account_groups (
+    id          VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    name        TEXT         NOT NULL,
+    platform    VARCHAR(32)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    description TEXT         NOT NULL,
+    created_at  DATETIME(3)  NULL,
+    updated_at  DATETIME(3)  NULL,
+    extra       MEDIUMTEXT   NOT NULL,
+    PRIMARY KEY (id),
+    KEY ix_account_groups_platform_created (platform, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Group membership (account_group_members:{id} SETs). Upstream's reverse index
+-- account_groups_reverse:{platform}:{accountId} is ix_account_group_members_account. No foreign
+-- key to accounts: as upstream, a member is an account id only (a claude group also holds
+-- claude-console accounts). The key to account_groups makes deleting a group with members fail.
+CREATE TABLE IF NOT EXISTS account_group_members (
+    group_id   VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    PRIMARY KEY (group_id, account_id),
+    KEY ix_account_group_members_account (account_id, group_id),
+    CONSTRAINT fk_account_group_members_group FOREIGN KEY (group_id) REFERENCES account_groups (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+
 -- ==== Concurrency leases, queues, rate-limit windows (issue 5) ==================================
 
 -- ==== Migration bookkeeping (issue 6) ===========================================================
