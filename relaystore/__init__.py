@@ -2,12 +2,14 @@
 from .config import Settings, load_settings
 from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigError, Conflict, DataError,
                      InvalidInput, NotFound, NotSupported, RelayStoreError)
-from .records import ApiKey, AuthResult, Page
+from .records import (AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
+                      User, UserSession)
 from .store import Store, open_store
 
 __all__ = [
     "open_store", "Store", "Settings", "load_settings",
     "ApiKey", "AuthResult", "Page",
+    "User", "UserSession", "AdminSession", "AdminCredentials", "OAuthSession", "RequestDetail",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

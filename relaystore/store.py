@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import ApiKeyStore
+from .ports import AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
 
 
 class Store:
@@ -13,6 +13,11 @@ class Store:
     backend: str
     settings: Settings
     api_keys: ApiKeyStore
+    users: UserStore
+    sessions: SessionStore
+    admin: AdminStore
+    system_settings: SettingsStore
+    request_details: RequestDetailStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -30,6 +35,7 @@ class Store:
         self.pool = MySQLPool(self.settings)
         self._closers.append(self.pool.close)
         self.api_keys = MySQLApiKeys(self.pool, self.settings)
+        self._open_mysql_4b()
 
     def _open_redis(self) -> None:
         from .redis.api_keys import RedisApiKeys
@@ -40,6 +46,35 @@ class Store:
         self.keys = Keys(self.settings.redis_key_prefix)
         self._closers.append(self.redis.close)
         self.api_keys = RedisApiKeys(self.redis, self.keys, self.settings)
+        self._open_redis_4b()
+
+    def _open_mysql_4b(self) -> None:
+        """Users, sessions, admin credentials, settings, request details on MySQL (issue 4 part B)."""
+        from .mysql.admin import MySQLAdmin
+        from .mysql.request_details import MySQLRequestDetails
+        from .mysql.sessions import MySQLSessions
+        from .mysql.settings import MySQLSettings
+        from .mysql.users import MySQLUsers
+
+        self.users = MySQLUsers(self.pool, self.settings)
+        self.sessions = MySQLSessions(self.pool, self.settings)
+        self.admin = MySQLAdmin(self.pool, self.settings)
+        self.system_settings = MySQLSettings(self.pool, self.settings)
+        self.request_details = MySQLRequestDetails(self.pool, self.settings)
+
+    def _open_redis_4b(self) -> None:
+        """Users, sessions, admin credentials, settings, request details on Redis (issue 4 part B)."""
+        from .redis.admin import RedisAdmin
+        from .redis.request_details import RedisRequestDetails
+        from .redis.sessions import RedisSessions
+        from .redis.settings import RedisSettings
+        from .redis.users import RedisUsers
+
+        self.users = RedisUsers(self.redis, self.keys, self.settings)
+        self.sessions = RedisSessions(self.redis, self.keys, self.settings)
+        self.admin = RedisAdmin(self.redis, self.keys, self.settings)
+        self.system_settings = RedisSettings(self.redis, self.keys, self.settings)
+        self.request_details = RedisRequestDetails(self.redis, self.keys, self.settings)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

@@ -68,4 +68,42 @@ class Keys:
 
     # --- accounts, groups, users, sessions, misc (§7, §8): issue 4 ---
 
+    # users, sessions, admin credentials, settings, request details (§8): issue 4 part B
+    def glob(self, pattern: str) -> str:
+        """A SCAN MATCH pattern under the prefix (glob characters in the prefix escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return escaped + pattern
+
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}"
+
+    def username(self, username: str) -> str:
+        return f"{self.prefix}username:{username}"
+
+    def user_session(self, token: str) -> str:
+        return f"{self.prefix}user_session:{token}"
+
+    def admin_session(self, token: str) -> str:
+        return f"{self.prefix}session:{token}"
+
+    @property
+    def admin_credentials(self) -> str:
+        return f"{self.prefix}session:admin_credentials"
+
+    def oauth_session(self, session_id: str) -> str:
+        return f"{self.prefix}oauth:{session_id}"
+
+    def sticky_session(self, session_hash: str) -> str:
+        return f"{self.prefix}sticky_session:{session_hash}"
+
+    def setting(self, name: str) -> str:
+        """A singleton setting's key is its name (settings_rules.KNOWN_SETTINGS)."""
+        return f"{self.prefix}{name}"
+
+    def request_detail(self, request_id: str) -> str:
+        return f"{self.prefix}request_detail:item:{request_id}"
+
+    def request_detail_day_index(self, day: str) -> str:
+        return f"{self.prefix}request_detail:index:day:{day}"
+
     # --- concurrency, queues, rate limits (§5, §6): issue 5 ---
