@@ -30,15 +30,15 @@ INDEX_GRACE_SECONDS = 86_400
 REQUEST_ID_MAX = 191
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BASE36 = string.digits + string.ascii_lowercase
+_PARSE_INT = re.compile(r"\s*[+-]?\d+")   # what JS parseInt(text, 10) reads
 
 
 def clamp_retention_hours(hours: object) -> int:
-    """Upstream's clampRetentionHours: an int in 1..720, 6 when not a number."""
-    try:
-        value = int(hours)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    """Upstream's clampRetentionHours: parseInt(value, 10) clamped to 1..720, 6 when not a number."""
+    match = _PARSE_INT.match(str(hours))
+    if match is None:
         return DEFAULT_RETENTION_HOURS
-    return min(max(value, 1), MAX_RETENTION_HOURS)
+    return min(max(int(match.group(0)), 1), MAX_RETENTION_HOURS)
 
 
 def item_ttl_ms(retention_hours: object = DEFAULT_RETENTION_HOURS, ttl_seconds: float | None = None) -> int:

@@ -139,9 +139,9 @@ class MySQLSessions:
                      threshold_seconds: float = 0) -> bool:
         """Back to the full TTL once fewer than threshold_seconds remain (0 = never); False when gone."""
         rules.check_sticky(session_hash)
-        params = {"session_hash": session_hash, "ttl_ms": ttl_ms(ttl_seconds),
-                  "threshold_ms": int(threshold_seconds * 1000)}
-        if params["threshold_ms"] <= 0:
+        threshold_ms = int(threshold_seconds * 1000)
+        params = {"session_hash": session_hash, "ttl_ms": ttl_ms(ttl_seconds), "threshold_ms": threshold_ms}
+        if threshold_ms <= 0:
             return self._pool.fetchone(SELECT_STICKY, params) is not None
         _, rows = self._pool.batch(RENEW_STICKY, params)
         return bool(rows)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -26,7 +26,7 @@ class RedisAdmin:
     def get_credentials(self) -> AdminCredentials | None:
         """The admin login, or None when unset or expired (upstream then reloads data/init.json)."""
         with redis_errors():
-            data = self._r.hgetall(self._k.admin_credentials)
+            data = cast("dict[str, str]", self._r.hgetall(self._k.admin_credentials))
         return rules.decode_credentials(data) if data else None
 
     def set_credentials(self, username: str, password_hash: str, *, created_at: datetime | None = None,
@@ -41,7 +41,7 @@ class RedisAdmin:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(key)
-            pipe.hset(key, mapping=rules.encode_credentials(creds))
+            pipe.hset(key, mapping=cast(Any, rules.encode_credentials(creds)))
             if ms is not None:
                 pipe.pexpire(key, ms)
             pipe.execute()

@@ -6,7 +6,7 @@ its timestamp), so both backends list the same records.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -49,7 +49,7 @@ class RedisRequestDetails:
         check_text_id(request_id, "request_id", rules.REQUEST_ID_MAX)
         key = self._k.request_detail(request_id)
         with redis_errors():
-            text = self._r.get(key)
+            text = cast("str | None", self._r.get(key))
         return rules.from_json(text, self._k.strip(key)) if text is not None else None
 
     def delete(self, request_id: str) -> bool:
@@ -76,8 +76,8 @@ class RedisRequestDetails:
         start = 0
         with redis_errors():
             while len(found) < wanted:
-                ids: list[str] = (self._r.zrevrange if newest_first else self._r.zrange)(
-                    index, start, start + LIST_CHUNK - 1)
+                ids = cast("list[str]", (self._r.zrevrange if newest_first else self._r.zrange)(
+                    index, start, start + LIST_CHUNK - 1))
                 if not ids:
                     break
                 start += len(ids)

@@ -7,7 +7,7 @@ session *is* its token, so decoders get a redacted label instead of the key.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping, cast
 
 import redis
 
@@ -20,6 +20,11 @@ from .client import redis_errors
 from .keys import Keys
 
 SCAN_COUNT = 1000
+
+
+def _mapping(fields: Mapping[str, str]) -> Any:
+    """An HSET mapping (redis-py's stubs want a wider value type than our str -> str)."""
+    return dict(fields)
 
 
 def delete_user_sessions(client: redis.Redis, keys: Keys, user_id: str) -> int:
@@ -67,8 +72,7 @@ class RedisSessions:
         """The account this conversation is pinned to, or None; one GET."""
         rules.check_sticky(session_hash)
         with redis_errors():
-            value: str | None = self._r.get(self._k.sticky_session(session_hash))
-        return value
+            return cast("str | None", self._r.get(self._k.sticky_session(session_hash)))
 
     def set_sticky(self, session_hash: str, account_id: str, *,
                    ttl_seconds: float = rules.STICKY_SESSION_TTL_SECONDS) -> None:
@@ -108,7 +112,7 @@ class RedisSessions:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(key)
-            pipe.hset(key, mapping=rules.encode_admin_session(session))
+            pipe.hset(key, mapping=_mapping(rules.encode_admin_session(session)))
             pipe.pexpire(key, ms)
             pipe.execute()
         return session
@@ -116,7 +120,7 @@ class RedisSessions:
     def get_admin_session(self, token: str) -> AdminSession | None:
         rules.check_token(token)
         with redis_errors():
-            data = self._r.hgetall(self._k.admin_session(token))
+            data = cast("dict[str, str]", self._r.hgetall(self._k.admin_session(token)))
         return rules.decode_admin_session(token, data) if data else None
 
     def touch_admin_session(self, token: str, *,
@@ -161,7 +165,7 @@ class RedisSessions:
     def get_user_session(self, token: str) -> UserSession | None:
         rules.check_token(token)
         with redis_errors():
-            text = self._r.get(self._k.user_session(token))
+            text = cast("str | None", self._r.get(self._k.user_session(token)))
         return rules.decode_user_session(token, text) if text is not None else None
 
     def delete_user_session(self, token: str) -> bool:
@@ -190,7 +194,7 @@ class RedisSessions:
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(key)
-            pipe.hset(key, mapping=rules.encode_oauth(session))
+            pipe.hset(key, mapping=_mapping(rules.encode_oauth(session)))
             pipe.pexpire(key, ms)
             pipe.execute()
         return session
@@ -198,7 +202,7 @@ class RedisSessions:
     def get_oauth_session(self, session_id: str) -> OAuthSession | None:
         rules.check_token(session_id, "session_id")
         with redis_errors():
-            data = self._r.hgetall(self._k.oauth_session(session_id))
+            data = cast("dict[str, str]", self._r.hgetall(self._k.oauth_session(session_id)))
         return rules.decode_oauth(session_id, data) if data else None
 
     def delete_oauth_session(self, session_id: str) -> bool:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import redis
 
+from typing import cast
+
 from .. import settings_rules as rules
 from ..config import Settings
 from .client import redis_errors
@@ -21,8 +23,7 @@ class RedisSettings(rules.SettingsHelpers):
         """The setting's text, or None when unset."""
         key = self._k.setting(rules.check_name(name))
         with redis_errors():
-            value: str | None = self._r.get(key)
-        return value
+            return cast("str | None", self._r.get(key))
 
     def set(self, name: str, value: str) -> None:
         key = self._k.setting(rules.check_name(name))

@@ -6,7 +6,7 @@ index set, say) are skipped, not reported as errors.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -52,13 +52,13 @@ class RedisUsers:
         """The user with this id, or None."""
         key = self._k.user(user_id)
         with redis_errors():
-            text = self._r.get(key)
+            text = cast("str | None", self._r.get(key))
         return rules.from_json(text, self._k.strip(key)) if text is not None else None
 
     def get_by_username(self, username: str) -> User | None:
         """Upstream's getUserByUsername: username:{name} -> id, then the record."""
         with redis_errors():
-            user_id = self._r.get(self._k.username(username))
+            user_id = cast("str | None", self._r.get(self._k.username(username)))
         return self.get(user_id) if user_id else None
 
     def update(self, user_id: str, **fields: Any) -> User:
@@ -130,9 +130,9 @@ class RedisUsers:
             for key in self._r.scan_iter(match=self._k.glob("user:*"), count=SCAN_COUNT):
                 batch.append(key)
                 if len(batch) >= SCAN_COUNT:
-                    users.extend(self._fetch(batch))
+                    users.extend(_fetch(self._r, self._k, batch))
                     batch = []
-            users.extend(self._fetch(batch))
+            users.extend(_fetch(self._r, self._k, batch))
         if role is not None:
             users = [u for u in users if u.role == role]
         if is_active is not None:
@@ -142,15 +142,16 @@ class RedisUsers:
         start = (page - 1) * page_size
         return Page(items=users[start:start + page_size], total=len(users), page=page, page_size=page_size)
 
-    def _fetch(self, keys: list[str]) -> list[User]:
-        """GET a batch of user:* keys in one pipeline; keys of another type are skipped."""
-        if not keys:
-            return []
-        pipe = self._r.pipeline(transaction=False)
-        for key in keys:
-            pipe.get(key)
-        out = []
-        for key, value in zip(keys, pipe.execute(raise_on_error=False)):
-            if isinstance(value, str):
-                out.append(rules.from_json(value, self._k.strip(key)))
-        return out
+
+def _fetch(client: redis.Redis, keys: Keys, names: list[str]) -> list[User]:
+    """GET a batch of user:* keys in one pipeline; keys of another type are skipped."""
+    if not names:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+    out = []
+    for name, value in zip(names, pipe.execute(raise_on_error=False)):
+        if isinstance(value, str):
+            out.append(rules.from_json(value, keys.strip(name)))
+    return out
