@@ -2,7 +2,7 @@
 from .config import Settings, load_settings
 from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigError, Conflict, DataError,
                      InvalidInput, NotFound, NotSupported, RelayStoreError)
-from .records import (AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
+from .records import (AccountBalance, AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
                       User, UserSession)
 from .store import Store, open_store
 
@@ -10,6 +10,7 @@ __all__ = [
     "open_store", "Store", "Settings", "load_settings",
     "ApiKey", "AuthResult", "Page",
     "User", "UserSession", "AdminSession", "AdminCredentials", "OAuthSession", "RequestDetail",
+    "AccountBalance",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

@@ -173,3 +173,19 @@ class RequestDetail:
     request_id: str
     timestamp: datetime
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    """A cached balance query of an account (upstream account_balance:{platform}:{id} hash, 3600 s)."""
+
+    platform: str
+    account_id: str
+    balance: float | None = None
+    currency: str = "USD"
+    last_refresh_at: datetime | None = None
+    query_method: str = "api"
+    status: str = "success"
+    error_message: str = ""
+    raw_data: Any = None
+    quota: Any = None

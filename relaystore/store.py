@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
+from .ports import AccountStateStore, AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
 
 
 class Store:
@@ -18,6 +18,7 @@ class Store:
     admin: AdminStore
     system_settings: SettingsStore
     request_details: RequestDetailStore
+    account_state: AccountStateStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -50,6 +51,7 @@ class Store:
 
     def _open_mysql_4b(self) -> None:
         """Users, sessions, admin credentials, settings, request details on MySQL (issue 4 part B)."""
+        from .mysql.account_state import MySQLAccountState
         from .mysql.admin import MySQLAdmin
         from .mysql.request_details import MySQLRequestDetails
         from .mysql.sessions import MySQLSessions
@@ -61,9 +63,11 @@ class Store:
         self.admin = MySQLAdmin(self.pool, self.settings)
         self.system_settings = MySQLSettings(self.pool, self.settings)
         self.request_details = MySQLRequestDetails(self.pool, self.settings)
+        self.account_state = MySQLAccountState(self.pool, self.settings)
 
     def _open_redis_4b(self) -> None:
         """Users, sessions, admin credentials, settings, request details on Redis (issue 4 part B)."""
+        from .redis.account_state import RedisAccountState
         from .redis.admin import RedisAdmin
         from .redis.request_details import RedisRequestDetails
         from .redis.sessions import RedisSessions
@@ -75,6 +79,7 @@ class Store:
         self.admin = RedisAdmin(self.redis, self.keys, self.settings)
         self.system_settings = RedisSettings(self.redis, self.keys, self.settings)
         self.request_details = RedisRequestDetails(self.redis, self.keys, self.settings)
+        self.account_state = RedisAccountState(self.redis, self.keys, self.settings)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

@@ -215,6 +215,35 @@ CREATE TABLE IF NOT EXISTS request_details (
     KEY ix_request_details_expires (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Per-account side state, one row per upstream key: kind 'balance' = account_balance:{p}:{id}
+-- HASH (3,600 s), 'balance_local' = account_balance_local:{p}:{id} HASH (300 s) - both stored as a
+-- JSON object of the hash's strings -, 'balance_script' = account_balance_script:{p}:{id} JSON
+-- (no TTL), 'last_test' = account:last_test:{p}:{id} ISO time (no TTL). One table: the four are
+-- singletons per account, read by key only, and share the expiry column.
+CREATE TABLE IF NOT EXISTS account_state (
+    platform   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    kind       VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    value      MEDIUMTEXT  NOT NULL,
+    expires_at DATETIME(3) NULL,
+    PRIMARY KEY (platform, account_id, kind),
+    KEY ix_account_state_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Account test history (account:test_history:{platform}:{id} LIST, newest first, 5 kept, 30-day
+-- TTL re-armed by each push): one row per kept result; the id orders them. A push inserts, trims
+-- to the newest 5 and re-arms every row of the account, in one transaction, as LPUSH+LTRIM+EXPIRE.
+CREATE TABLE IF NOT EXISTS account_test_results (
+    id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    platform   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    result     MEDIUMTEXT  NOT NULL,
+    expires_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (id),
+    KEY ix_account_test_results_account (platform, account_id, id),
+    KEY ix_account_test_results_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- ==== Concurrency leases, queues, rate-limit windows (issue 5) ==================================
 
 -- ==== Migration bookkeeping (issue 6) ===========================================================

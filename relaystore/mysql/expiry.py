@@ -26,6 +26,8 @@ EXPIRING: list[tuple[str, str]] = [
     ("oauth_sessions", "expires_at"),
     ("sticky_sessions", "expires_at"),
     ("request_details", "expires_at"),
+    ("account_state", "expires_at"),
+    ("account_test_results", "expires_at"),
 ]
 
 # The read filter every query of an expiring table carries (database clock, not the client's).

@@ -106,4 +106,19 @@ class Keys:
     def request_detail_day_index(self, day: str) -> str:
         return f"{self.prefix}request_detail:index:day:{day}"
 
+    def account_balance(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance:{platform}:{account_id}"
+
+    def account_balance_local(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance_local:{platform}:{account_id}"
+
+    def account_balance_script(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance_script:{platform}:{account_id}"
+
+    def account_test_history(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account:test_history:{platform}:{account_id}"
+
+    def account_last_test(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account:last_test:{platform}:{account_id}"
+
     # --- concurrency, queues, rate limits (§5, §6): issue 5 ---

@@ -160,3 +160,30 @@ def test_request_detail_index_entry_without_item_is_skipped(redis_store, raw_red
     time.sleep(0.6)
     assert raw_redis.zscore(f"{redis_prefix}request_detail:index:day:2025-07-30", "gone") is not None
     assert [r.request_id for r in redis_store.request_details.list_day("2025-07-30")] == ["kept"]
+
+
+def test_account_balance_hash_fields_and_ttls(redis_store, raw_redis, redis_prefix):
+    redis_store.account_state.set_balance("ccr", "a1", balance=7, quota={"q": 1})
+    key = f"{redis_prefix}account_balance:ccr:a1"
+    data = raw_redis.hgetall(key)
+    assert list(data) == ["balance", "currency", "lastRefreshAt", "queryMethod", "status", "errorMessage",
+                          "rawData", "quota"]
+    assert (data["balance"], data["currency"], data["rawData"], data["quota"]) == ("7", "USD", "", '{"q":1}')
+    _ttl_between(raw_redis, key, 3540, 3600)
+    redis_store.account_state.set_local_balance("ccr", "a1", {"e": 2})
+    local = raw_redis.hgetall(f"{redis_prefix}account_balance_local:ccr:a1")
+    assert local["estimatedBalance"] == '{"e":2}' and ISO.match(local["lastCalculated"])
+    _ttl_between(raw_redis, f"{redis_prefix}account_balance_local:ccr:a1", 240, 300)
+    redis_store.account_state.set_balance_script("ccr", "a1", {"u": 1})
+    assert raw_redis.get(f"{redis_prefix}account_balance_script:ccr:a1") == '{"u":1}'
+    assert raw_redis.ttl(f"{redis_prefix}account_balance_script:ccr:a1") == -1
+
+
+def test_account_test_history_is_a_trimmed_list_with_a_30_day_ttl(redis_store, raw_redis, redis_prefix):
+    for i in range(6):
+        redis_store.account_state.add_test_result("claude", "a1", {"n": i})
+    key = f"{redis_prefix}account:test_history:claude:a1"
+    assert raw_redis.lrange(key, 0, -1) == [f'{{"n":{i}}}' for i in (5, 4, 3, 2, 1)]
+    _ttl_between(raw_redis, key, 30 * 86400 - 60, 30 * 86400)
+    redis_store.account_state.set_last_test("claude", "a1")
+    assert ISO.match(raw_redis.get(f"{redis_prefix}account:last_test:claude:a1"))
