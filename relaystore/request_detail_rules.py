@@ -123,3 +123,22 @@ def from_json(text: str, label: str) -> RequestDetail:
     except (KeyError, TypeError, ValueError):
         raise DataError(f"{label}: request detail has no valid timestamp") from None
     return RequestDetail(request_id=data["requestId"], timestamp=timestamp, data=data)
+
+
+_ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+def stored_day(text: str) -> str | None:
+    """The UTC day of a stored detail's timestamp without building the record (None if unreadable)."""
+    try:
+        raw = json.loads(text).get("timestamp")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(raw, str):
+        return None
+    if _ISO_Z.match(raw):  # toISOString form: the date part is already the UTC day
+        return raw[:10]
+    try:
+        return day_of(parse_iso(raw))
+    except ValueError:
+        return None

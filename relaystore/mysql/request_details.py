@@ -24,8 +24,10 @@ SELECT_REQUEST_DETAIL = f"SELECT data FROM request_details WHERE request_id = %(
 DELETE_REQUEST_DETAIL = f"DELETE FROM request_details WHERE request_id = %(request_id)s AND {LIVE}"
 
 # One UTC day, in the day ZSET's order, as a range scan of ix_request_details_occurred (no filesort).
+# FORCE INDEX: when most rows fall on the requested day the optimizer otherwise prefers a full
+# scan plus filesort of the whole day (measured 5 ms instead of 1 ms for a 50-row page of 2,000).
 _LIST_DAY = f"""
-    SELECT request_id, data FROM request_details
+    SELECT request_id, data FROM request_details FORCE INDEX (ix_request_details_occurred)
     WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND {LIVE}
     ORDER BY occurred_at {{order}}, request_id {{order}}
     LIMIT %(limit)s OFFSET %(offset)s

@@ -19,7 +19,7 @@ from ..ttl_rules import check_text_id
 from .client import redis_errors
 from .keys import Keys
 
-LIST_CHUNK = 200
+MIN_CHUNK = 16
 
 
 class RedisRequestDetails:
@@ -72,12 +72,14 @@ class RedisRequestDetails:
             raise InvalidInput("limit must be at least 1 and offset not negative")
         index = self._k.request_detail_day_index(day)
         wanted = offset + limit
-        found: list[RequestDetail] = []
-        start = 0
+        kept: list[tuple[str, str]] = []
+        seen = start = 0
         with redis_errors():
-            while len(found) < wanted:
+            while seen < wanted:
+                # Ask for what is still missing (expired or moved entries make later rounds).
+                count = max(wanted - seen, MIN_CHUNK)
                 ids = cast("list[str]", (self._r.zrevrange if newest_first else self._r.zrange)(
-                    index, start, start + LIST_CHUNK - 1))
+                    index, start, start + count - 1))
                 if not ids:
                     break
                 start += len(ids)
@@ -85,9 +87,12 @@ class RedisRequestDetails:
                 for request_id in ids:
                     pipe.get(self._k.request_detail(request_id))
                 for request_id, text in zip(ids, pipe.execute()):
-                    if text is None:
-                        continue  # expired item; the index lives a day longer
-                    record = rules.from_json(text, self._k.strip(self._k.request_detail(request_id)))
-                    if rules.day_of(record.timestamp) == day:
-                        found.append(record)
-        return found[offset:wanted]
+                    # An expired item (the index lives a day longer) or one moved to another day
+                    # is not on this day; records before `offset` are only counted, not built.
+                    if text is None or rules.stored_day(text) != day:
+                        continue
+                    seen += 1
+                    if offset < seen <= wanted:
+                        kept.append((request_id, text))
+        return [rules.from_json(text, self._k.strip(self._k.request_detail(request_id)))
+                for request_id, text in kept]

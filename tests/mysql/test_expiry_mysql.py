@@ -144,8 +144,9 @@ def test_username_lookup_uses_its_unique_index(mysql_store):
 
 
 def test_list_day_is_an_index_range_without_filesort(mysql_store):
-    base = datetime(2025, 7, 28, tzinfo=timezone.utc)
-    rows = [(f"r{i}-{uuid.uuid4().hex[:6]}", (base + timedelta(minutes=7 * i)).replace(tzinfo=None), "{}")
+    # Every row on the listed day: without FORCE INDEX the optimizer picks a full scan + filesort here.
+    base = datetime(2025, 7, 30, tzinfo=timezone.utc)
+    rows = [(f"r{i}-{uuid.uuid4().hex[:6]}", (base + timedelta(seconds=40 * i)).replace(tzinfo=None), "{}")
             for i in range(2000)]
     with mysql_store.pool.cursor() as cur:
         cur.executemany("INSERT INTO request_details (request_id, occurred_at, data, expires_at) "
