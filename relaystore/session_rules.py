@@ -70,6 +70,12 @@ def check_sticky(session_hash: object, account_id: object | None = None) -> None
         check_text_id(account_id, "account_id", ACCOUNT_ID_MAX)
 
 
+def is_reserved_admin_token(token: str) -> bool:
+    """True for the one name under session: that is not a session; lookups must treat it as unknown
+    (on Redis, session:admin_credentials would otherwise read, touch or delete the admin login)."""
+    return token == RESERVED_ADMIN_TOKEN
+
+
 def check_password_hash(password_hash: object) -> str:
     """Only a bcrypt hash may be stored; a plain password is refused (and never echoed)."""
     if not isinstance(password_hash, str) or not _BCRYPT.fullmatch(password_hash):

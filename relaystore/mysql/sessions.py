@@ -173,6 +173,8 @@ class MySQLSessions:
 
     def get_admin_session(self, token: str) -> AdminSession | None:
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return None
         row = self._pool.fetchone(SELECT_ADMIN_SESSION, {"token": token})
         return self._admin_from_row(token, row) if row else None
 
@@ -180,12 +182,16 @@ class MySQLSessions:
                             ttl_seconds: float = rules.ADMIN_SESSION_TTL_SECONDS) -> AdminSession | None:
         """lastActivity = now and the TTL re-armed, as upstream's /auth/refresh; None when gone."""
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return None
         params = {"token": token, "now": _naive(utcnow()), "ttl_ms": ttl_ms(ttl_seconds)}
         _, rows = self._pool.batch(TOUCH_ADMIN_SESSION, params)
         return self._admin_from_row(token, rows[0]) if rows else None
 
     def delete_admin_session(self, token: str) -> bool:
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return False
         with self._pool.cursor() as cur:
             return bool(cur.execute(DELETE_ADMIN_SESSION, {"token": token}))
 

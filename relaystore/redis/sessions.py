@@ -119,6 +119,8 @@ class RedisSessions:
 
     def get_admin_session(self, token: str) -> AdminSession | None:
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return None
         with redis_errors():
             data = cast("dict[str, str]", self._r.hgetall(self._k.admin_session(token)))
         return rules.decode_admin_session(token, data) if data else None
@@ -127,6 +129,8 @@ class RedisSessions:
                             ttl_seconds: float = rules.ADMIN_SESSION_TTL_SECONDS) -> AdminSession | None:
         """Upstream's /auth/refresh: lastActivity = now and the TTL re-armed; None when gone."""
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return None
         ms = ttl_ms(ttl_seconds)
         key = self._k.admin_session(token)
         result: list[AdminSession] = []
@@ -148,6 +152,8 @@ class RedisSessions:
 
     def delete_admin_session(self, token: str) -> bool:
         rules.check_token(token)
+        if rules.is_reserved_admin_token(token):
+            return False
         with redis_errors():
             return bool(self._r.delete(self._k.admin_session(token)))
 

@@ -195,3 +195,11 @@ def test_oauth_hostile_values_round_trip(store, text):
     session = store.sessions.create_oauth_session(code_verifier=short, state=short, platform=short[:100],
                                                   proxy={"host": text}, note=text)
     assert store.sessions.get_oauth_session(session.session_id) == session
+
+
+def test_the_credentials_key_is_never_an_admin_session(store):
+    store.admin.set_credentials("admin", "$2b$10$" + "a" * 53)
+    assert store.sessions.get_admin_session("admin_credentials") is None
+    assert store.sessions.touch_admin_session("admin_credentials") is None
+    assert store.sessions.delete_admin_session("admin_credentials") is False
+    assert store.admin.get_credentials() is not None
