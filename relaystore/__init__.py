@@ -3,11 +3,15 @@ from .config import Settings, load_settings
 from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigError, Conflict, DataError,
                      InvalidInput, NotFound, NotSupported, RelayStoreError)
 from .records import Account, AccountGroup, ApiKey, AuthResult, Page
+from .records import (AccountBalance, AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
+                      User, UserSession)
 from .store import Store, open_store
 
 __all__ = [
     "open_store", "Store", "Settings", "load_settings",
     "ApiKey", "AuthResult", "Page", "Account", "AccountGroup",
+    "User", "UserSession", "AdminSession", "AdminCredentials", "OAuthSession", "RequestDetail",
+    "AccountBalance",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

@@ -1,4 +1,4 @@
-"""The `relaystore` console command: db init, db check, demo (later: migrate, verify, export, ...)."""
+"""The `relaystore` console command: db init, db check, db purge-expired, demo (later: migrate, verify, export, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +64,32 @@ def _cmd_db_check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_db_purge_expired(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete expired session, sticky and request-detail rows (MySQL); safe to run at any time."""
+    from .mysql.expiry import purge_expired
+    from .mysql.pool import MySQLPool
+
+    if settings.database_type != "mysql":
+        print(f"nothing to purge: the {settings.database_type} backend expires entries itself")
+        return 0
+    pool = MySQLPool(settings)
+    try:
+        counts = purge_expired(pool, batch_size=args.batch_size)
+    finally:
+        pool.close()
+    for table, n in counts.items():
+        print(f"{table}: {'table missing (older schema), skipped' if n < 0 else f'{n} expired rows deleted'}")
+    print(f"total: {sum(n for n in counts.values() if n > 0)} expired rows deleted")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Create a key, authenticate with it, show the result, then remove the key again."""
     from .store import Store
@@ -94,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(run=_cmd_db_init)
     db.add_parser("check", help="server versions, pool state, schema version, Redis ping").set_defaults(
         run=_cmd_db_check)
+    purge = db.add_parser("purge-expired", help="delete expired rows of every expiring MySQL table, in batches")
+    purge.add_argument("--batch-size", type=_positive_int, default=1000,
+                       help="rows per DELETE (default 1000); each batch commits on its own")
+    purge.set_defaults(run=_cmd_db_purge_expired)
     sub.add_parser("demo", help="create, authenticate and remove one API key").set_defaults(run=_cmd_demo)
     return parser
 

@@ -127,3 +127,104 @@ class AccountGroup:
     updated_at: datetime | None = None
     # Other upstream group fields (proxy JSON, proxyPriority) verbatim; a proxy may hold a password.
     extra: dict[str, str] = field(default_factory=dict, repr=False)
+# --- users, sessions, admin, settings, request details (issue 4 part B) ----------------------------
+# Secret fields (session tokens, OAuth verifiers and state, the admin password hash) are
+# field(repr=False): a record can be logged or shown in a traceback without leaking them.
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An end user (upstream user:{id} JSON); `extra` keeps unknown upstream keys verbatim."""
+
+    id: str
+    username: str
+    email: str | None = None
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    role: str = "user"
+    is_active: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_login_at: datetime | None = None
+    deleted_at: datetime | None = None
+    api_key_count: int = 0
+    total_usage: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSession:
+    """An end user's web session (upstream user_session:{token} JSON); `extra` = caller's session data."""
+
+    token: str = field(repr=False)
+    user_id: str
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSession:
+    """An admin web session (upstream session:{token} hash)."""
+
+    token: str = field(repr=False)
+    username: str
+    login_time: datetime | None = None
+    last_activity: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCredentials:
+    """The admin login (upstream session:admin_credentials hash); only a bcrypt hash, never a password."""
+
+    username: str
+    password_hash: str = field(repr=False)
+    created_at: datetime | None = None
+    last_login: datetime | None = None
+    updated_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSession:
+    """An OAuth/PKCE or device-code flow in progress (upstream oauth:{sessionId} hash, 600 s).
+
+    `extra` holds the flow's other fields (deviceCode, userCode, ...) as upstream stores them:
+    strings, objects as JSON text.
+    """
+
+    session_id: str = field(repr=False)
+    code_verifier: str = field(default="", repr=False)
+    state: str = field(default="", repr=False)
+    code_challenge: str = ""
+    proxy: dict[str, Any] | None = None
+    platform: str = ""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDetail:
+    """One captured request (upstream request_detail:item:{requestId} JSON, kept `data` verbatim)."""
+
+    request_id: str
+    timestamp: datetime
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    """A cached balance query of an account (upstream account_balance:{platform}:{id} hash, 3600 s)."""
+
+    platform: str
+    account_id: str
+    balance: float | None = None
+    currency: str = "USD"
+    last_refresh_at: datetime | None = None
+    query_method: str = "api"
+    status: str = "success"
+    error_message: str = ""
+    raw_data: Any = None
+    quota: Any = None

@@ -5,6 +5,7 @@ from typing import Any
 
 from .config import Settings, load_settings
 from .ports import AccountGroupStore, AccountStore, ApiKeyStore
+from .ports import AccountStateStore, AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
 
 
 class Store:
@@ -15,6 +16,12 @@ class Store:
     api_keys: ApiKeyStore
     accounts: AccountStore
     account_groups: AccountGroupStore
+    users: UserStore
+    sessions: SessionStore
+    admin: AdminStore
+    system_settings: SettingsStore
+    request_details: RequestDetailStore
+    account_state: AccountStateStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -36,6 +43,7 @@ class Store:
         self.api_keys = MySQLApiKeys(self.pool, self.settings)
         self.accounts = MySQLAccounts(self.pool, self.settings)
         self.account_groups = MySQLAccountGroups(self.pool)
+        self._open_mysql_4b()
 
     def _open_redis(self) -> None:
         from .redis.account_groups import RedisAccountGroups
@@ -50,6 +58,39 @@ class Store:
         self.api_keys = RedisApiKeys(self.redis, self.keys, self.settings)
         self.accounts = RedisAccounts(self.redis, self.keys, self.settings)
         self.account_groups = RedisAccountGroups(self.redis, self.keys)
+        self._open_redis_4b()
+
+    def _open_mysql_4b(self) -> None:
+        """Users, sessions, admin credentials, settings, request details on MySQL (issue 4 part B)."""
+        from .mysql.account_state import MySQLAccountState
+        from .mysql.admin import MySQLAdmin
+        from .mysql.request_details import MySQLRequestDetails
+        from .mysql.sessions import MySQLSessions
+        from .mysql.settings import MySQLSettings
+        from .mysql.users import MySQLUsers
+
+        self.users = MySQLUsers(self.pool, self.settings)
+        self.sessions = MySQLSessions(self.pool, self.settings)
+        self.admin = MySQLAdmin(self.pool, self.settings)
+        self.system_settings = MySQLSettings(self.pool, self.settings)
+        self.request_details = MySQLRequestDetails(self.pool, self.settings)
+        self.account_state = MySQLAccountState(self.pool, self.settings)
+
+    def _open_redis_4b(self) -> None:
+        """Users, sessions, admin credentials, settings, request details on Redis (issue 4 part B)."""
+        from .redis.account_state import RedisAccountState
+        from .redis.admin import RedisAdmin
+        from .redis.request_details import RedisRequestDetails
+        from .redis.sessions import RedisSessions
+        from .redis.settings import RedisSettings
+        from .redis.users import RedisUsers
+
+        self.users = RedisUsers(self.redis, self.keys, self.settings)
+        self.sessions = RedisSessions(self.redis, self.keys, self.settings)
+        self.admin = RedisAdmin(self.redis, self.keys, self.settings)
+        self.system_settings = RedisSettings(self.redis, self.keys, self.settings)
+        self.request_details = RedisRequestDetails(self.redis, self.keys, self.settings)
+        self.account_state = RedisAccountState(self.redis, self.keys, self.settings)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

@@ -162,6 +162,145 @@ CREATE TABLE IF NOT EXISTS account_group_members (
     CONSTRAINT fk_account_group_members_group FOREIGN KEY (group_id) REFERENCES account_groups (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- ---- issue 4 part B: users, sessions, admin credentials, request details ----------------------
+-- Expiring rows (the families upstream keeps under a Redis TTL) carry `expires_at DATETIME(3)`:
+-- every read keeps only `expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3)` (the database's
+-- clock, never a client's), and `relaystore db purge-expired` deletes the rest in batches through
+-- the ix_<table>_expires index. relaystore/mysql/expiry.py lists every such (table, column).
+-- Session tokens are the primary keys: upstream's keys are the raw tokens and a migration back to
+-- Redis must rebuild them, so a token cannot be stored only as a hash. The trade-off: a dump of
+-- these tables holds live bearer tokens, exactly like a dump of the relay's Redis; restrict it.
+-- relaystore never logs a token or puts one in a repr() or an error message.
+
+-- End users (user:{id} STRING JSON; username:{username} -> id is uq_users_username, exact and
+-- case-sensitive like a Redis key). Typed columns for every field upstream writes; `extra` keeps
+-- unknown keys verbatim. Optional strings are NULL when upstream's JSON omits them.
+CREATE TABLE IF NOT EXISTS users (
+    id            VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    username      VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    email         TEXT         NULL,
+    display_name  TEXT         NULL,
+    first_name    TEXT         NULL,
+    last_name     TEXT         NULL,
+    role          VARCHAR(64)  NOT NULL DEFAULT 'user',
+    is_active     TINYINT(1)   NOT NULL DEFAULT 1,
+    created_at    DATETIME(3)  NULL,
+    updated_at    DATETIME(3)  NULL,
+    last_login_at DATETIME(3)  NULL,
+    deleted_at    DATETIME(3)  NULL,
+    api_key_count INT          NOT NULL DEFAULT 0,
+    total_usage   TEXT         NOT NULL,
+    extra         MEDIUMTEXT   NOT NULL,
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_users_username (username),
+    KEY ix_users_created (created_at, id),
+    KEY ix_users_role_created (role, created_at, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- End-user web sessions (user_session:{token} STRING JSON, SETEX userSessionTimeout). `data` is
+-- upstream's JSON value verbatim; user_id is copied out for delete_user_sessions(user_id).
+CREATE TABLE IF NOT EXISTS user_sessions (
+    token      VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    user_id    VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    data       MEDIUMTEXT   NOT NULL,
+    expires_at DATETIME(3)  NOT NULL,
+    PRIMARY KEY (token),
+    KEY ix_user_sessions_user (user_id),
+    KEY ix_user_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Admin web sessions (session:{token} HASH username, loginTime, lastActivity; upstream's TTL is
+-- its millisecond setting passed as seconds, ~1,000 days). `extra`: other hash fields, JSON.
+CREATE TABLE IF NOT EXISTS admin_sessions (
+    token         VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    username      VARCHAR(255) NOT NULL,
+    login_time    DATETIME(3)  NULL,
+    last_activity DATETIME(3)  NULL,
+    extra         TEXT         NOT NULL,
+    expires_at    DATETIME(3)  NOT NULL,
+    PRIMARY KEY (token),
+    KEY ix_admin_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The admin login (session:admin_credentials HASH, 86,400 s TTL, re-written by the relay from
+-- data/init.json at startup). One row, id = 1. password_hash is a bcrypt hash, never a password.
+-- expires_at NULL = no expiry (upstream's login path re-stores it without one).
+CREATE TABLE IF NOT EXISTS admin_credentials (
+    id            TINYINT UNSIGNED NOT NULL,
+    username      VARCHAR(255) NOT NULL,
+    password_hash VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    created_at    DATETIME(3)  NULL,
+    last_login    DATETIME(3)  NULL,
+    updated_at    DATETIME(3)  NULL,
+    extra         TEXT         NOT NULL,
+    expires_at    DATETIME(3)  NULL,
+    PRIMARY KEY (id),
+    KEY ix_admin_credentials_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- OAuth flows in progress (oauth:{sessionId} HASH, 600 s). The fields differ per platform
+-- (PKCE verifier/state, device codes, ...) and nothing queries them, so `data` is the hash as a
+-- JSON object of strings, exactly as upstream stores it.
+CREATE TABLE IF NOT EXISTS oauth_sessions (
+    session_id VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    data       MEDIUMTEXT   NOT NULL,
+    expires_at DATETIME(3)  NOT NULL,
+    PRIMARY KEY (session_id),
+    KEY ix_oauth_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Sticky sessions (sticky_session:{sessionHash} STRING accountId, SET EX stickyTtlHours*3600).
+-- Scheduler hot path: one primary-key read. Binary collation: the hash is compared exactly.
+CREATE TABLE IF NOT EXISTS sticky_sessions (
+    session_hash VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    account_id   VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    expires_at   DATETIME(3)  NOT NULL,
+    PRIMARY KEY (session_hash),
+    KEY ix_sticky_sessions_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Captured request details (request_detail:item:{requestId} JSON with EX max(3600, retention*3600),
+-- plus the request_detail:index:day:{UTC day} ZSET scored by timestamp ms). `data` is the JSON
+-- verbatim; occurred_at is its timestamp, so ix_request_details_occurred serves list_day() as a
+-- range on one UTC day, already in ZSET order (timestamp, then id), with no filesort.
+CREATE TABLE IF NOT EXISTS request_details (
+    request_id  VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+    occurred_at DATETIME(3)  NOT NULL,
+    data        MEDIUMTEXT   NOT NULL,
+    expires_at  DATETIME(3)  NOT NULL,
+    PRIMARY KEY (request_id),
+    KEY ix_request_details_occurred (occurred_at, request_id),
+    KEY ix_request_details_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Per-account side state, one row per upstream key: kind 'balance' = account_balance:{p}:{id}
+-- HASH (3,600 s), 'balance_local' = account_balance_local:{p}:{id} HASH (300 s) - both stored as a
+-- JSON object of the hash's strings -, 'balance_script' = account_balance_script:{p}:{id} JSON
+-- (no TTL), 'last_test' = account:last_test:{p}:{id} ISO time (no TTL). One table: the four are
+-- singletons per account, read by key only, and share the expiry column.
+CREATE TABLE IF NOT EXISTS account_state (
+    platform   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    kind       VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    value      MEDIUMTEXT  NOT NULL,
+    expires_at DATETIME(3) NULL,
+    PRIMARY KEY (platform, account_id, kind),
+    KEY ix_account_state_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Account test history (account:test_history:{platform}:{id} LIST, newest first, 5 kept, 30-day
+-- TTL re-armed by each push): one row per kept result; the id orders them. A push inserts, trims
+-- to the newest 5 and re-arms every row of the account, in one transaction, as LPUSH+LTRIM+EXPIRE.
+CREATE TABLE IF NOT EXISTS account_test_results (
+    id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    platform   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    account_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    result     MEDIUMTEXT  NOT NULL,
+    expires_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (id),
+    KEY ix_account_test_results_account (platform, account_id, id),
+    KEY ix_account_test_results_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Concurrency leases, queues, rate-limit windows (issue 5) ==================================
 

@@ -117,5 +117,57 @@ class Keys:
     def account_groups_reverse_migrated(self) -> str:
         return f"{self.prefix}account_groups_reverse:migrated"
 
+    # users, sessions, admin credentials, settings, request details (§8): issue 4 part B
+    def glob(self, pattern: str) -> str:
+        """A SCAN MATCH pattern under the prefix (glob characters in the prefix escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return escaped + pattern
+
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}user:{user_id}"
+
+    def username(self, username: str) -> str:
+        return f"{self.prefix}username:{username}"
+
+    def user_session(self, token: str) -> str:
+        return f"{self.prefix}user_session:{token}"
+
+    def admin_session(self, token: str) -> str:
+        return f"{self.prefix}session:{token}"
+
+    @property
+    def admin_credentials(self) -> str:
+        return f"{self.prefix}session:admin_credentials"
+
+    def oauth_session(self, session_id: str) -> str:
+        return f"{self.prefix}oauth:{session_id}"
+
+    def sticky_session(self, session_hash: str) -> str:
+        return f"{self.prefix}sticky_session:{session_hash}"
+
+    def setting(self, name: str) -> str:
+        """A singleton setting's key is its name (settings_rules.KNOWN_SETTINGS)."""
+        return f"{self.prefix}{name}"
+
+    def request_detail(self, request_id: str) -> str:
+        return f"{self.prefix}request_detail:item:{request_id}"
+
+    def request_detail_day_index(self, day: str) -> str:
+        return f"{self.prefix}request_detail:index:day:{day}"
+
+    def account_balance(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance:{platform}:{account_id}"
+
+    def account_balance_local(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance_local:{platform}:{account_id}"
+
+    def account_balance_script(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account_balance_script:{platform}:{account_id}"
+
+    def account_test_history(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account:test_history:{platform}:{account_id}"
+
+    def account_last_test(self, platform: str, account_id: str) -> str:
+        return f"{self.prefix}account:last_test:{platform}:{account_id}"
 
     # --- concurrency, queues, rate limits (§5, §6): issue 5 ---

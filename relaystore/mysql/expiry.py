@@ -1,0 +1,89 @@
+"""TTL semantics on MySQL: the registry of expiring tables, the read filter, the purge routine.
+
+Upstream keeps sessions, sticky mappings and request details under Redis TTLs. On MySQL each
+such row carries `expires_at DATETIME(3)` (UTC; NULL = never):
+- writes compute it on the server (`EXPIRES_AT`: UTC_TIMESTAMP(3) + the TTL), reads keep only
+  `LIVE` rows, both on the database's clock, so clients with skewed clocks agree;
+- `purge_expired()` (`relaystore db purge-expired`) deletes expired rows in batches of
+  `batch_size`, oldest first, through each table's ix_<table>_expires index. It is safe at any
+  time: it touches only rows no read can return, each batch commits on its own, and a concurrent
+  purge or write merely finds fewer rows.
+
+Other families register their expiring tables by appending to EXPIRING (or calling register()).
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import InvalidInput
+from .pool import MySQLPool
+
+# (table, expires-at column) of every table whose rows expire; appended to by other families.
+EXPIRING: list[tuple[str, str]] = [
+    ("user_sessions", "expires_at"),
+    ("admin_sessions", "expires_at"),
+    ("admin_credentials", "expires_at"),
+    ("oauth_sessions", "expires_at"),
+    ("sticky_sessions", "expires_at"),
+    ("request_details", "expires_at"),
+    ("account_state", "expires_at"),
+    ("account_test_results", "expires_at"),
+]
+
+# The read filter every query of an expiring table carries (database clock, not the client's).
+LIVE = "(expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3))"
+
+# The value writes store: now on the server plus %(ttl_ms)s milliseconds.
+EXPIRES_AT = "DATE_ADD(UTC_TIMESTAMP(3), INTERVAL %(ttl_ms)s * 1000 MICROSECOND)"
+
+DEFAULT_BATCH_SIZE = 1000
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+SELECT_EXISTING_TABLES = """
+    SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
+"""
+
+# One batch, oldest first, through ix_<table>_expires. Table and column come from EXPIRING
+# (checked identifiers), never from input; the batch size is a bound parameter.
+DELETE_EXPIRED = "DELETE FROM {table} WHERE {column} <= UTC_TIMESTAMP(3) ORDER BY {column} LIMIT %(limit)s"
+
+
+def register(table: str, column: str = "expires_at") -> None:
+    """Add an expiring table to the purge (idempotent)."""
+    for name in (table, column):
+        if not _IDENTIFIER.fullmatch(name):
+            raise InvalidInput(f"{name!r} is not a plain lower-case SQL identifier")
+    if (table, column) not in EXPIRING:
+        EXPIRING.append((table, column))
+
+
+def purge_expired(pool: MySQLPool, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                  max_batches: int | None = None) -> dict[str, int]:
+    """Delete every expired row, batch by batch; returns rows deleted per table.
+
+    Tables of the registry that this database lacks (an older schema) are skipped and reported
+    as -1. `max_batches` bounds the work per table for a purge run from a busy hot path.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInput("batch_size must be a positive whole number")
+    existing = {row["name"] for row in pool.fetchall(SELECT_EXISTING_TABLES)}
+    counts: dict[str, int] = {}
+    for table, column in list(EXPIRING):
+        if not (_IDENTIFIER.fullmatch(table) and _IDENTIFIER.fullmatch(column)):
+            raise InvalidInput(f"expiring table {table!r}.{column!r} is not a plain identifier")
+        if table not in existing:
+            counts[table] = -1
+            continue
+        sql = DELETE_EXPIRED.format(table=table, column=column)
+        deleted = batches = 0
+        while max_batches is None or batches < max_batches:
+            # Autocommit per batch: short lock holds, and re-sending a lost DELETE of expired
+            # rows is harmless (it deletes the same kind of rows, or none).
+            with pool.cursor() as cur:
+                n = cur.execute(sql, {"limit": batch_size})
+            deleted += n
+            batches += 1
+            if n < batch_size:
+                break
+        counts[table] = counts.get(table, 0) + deleted
+    return counts
