@@ -2,12 +2,13 @@
 from .config import Settings, load_settings
 from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigError, Conflict, DataError,
                      InvalidInput, NotFound, NotSupported, RelayStoreError)
-from .records import ApiKey, AuthResult, Page
+from .records import ApiKey, AuthResult, CostLimits, Page, UsageBreakdown, UsageRow, UsageTotals
 from .store import Store, open_store
 
 __all__ = [
     "open_store", "Store", "Settings", "load_settings",
     "ApiKey", "AuthResult", "Page",
+    "UsageTotals", "CostLimits", "UsageBreakdown", "UsageRow",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

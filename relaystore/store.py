@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import ApiKeyStore
+from .ports import ApiKeyStore, UsageStore
 
 
 class Store:
@@ -13,6 +13,7 @@ class Store:
     backend: str
     settings: Settings
     api_keys: ApiKeyStore
+    usage: UsageStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -30,6 +31,8 @@ class Store:
         self.pool = MySQLPool(self.settings)
         self._closers.append(self.pool.close)
         self.api_keys = MySQLApiKeys(self.pool, self.settings)
+        from .mysql.usage import MySQLUsage
+        self.usage = MySQLUsage(self.pool, self.settings)
 
     def _open_redis(self) -> None:
         from .redis.api_keys import RedisApiKeys
@@ -40,6 +43,8 @@ class Store:
         self.keys = Keys(self.settings.redis_key_prefix)
         self._closers.append(self.redis.close)
         self.api_keys = RedisApiKeys(self.redis, self.keys, self.settings)
+        from .redis.usage import RedisUsage
+        self.usage = RedisUsage(self.redis, self.keys, self.settings)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""
