@@ -154,9 +154,18 @@ def week_hour_range(period: str) -> tuple[str, str]:
     return start.strftime("%Y-%m-%d:%H"), (start + timedelta(hours=167)).strftime("%Y-%m-%d:%H")
 
 
+def js_round(value: float) -> int:
+    """JavaScript Math.round: the nearest integer, halves towards +infinity (Python's round() goes to even).
+
+    Computed from the exact fraction, not floor(x + 0.5), which is 1 for 0.49999999999999994.
+    """
+    whole = math.floor(value)
+    return whole + 1 if value - whole >= 0.5 else whole
+
+
 def micro(cost: float) -> int:
-    """upstream `Math.round(cost * 1000000)` (half rounds up, unlike Python's round)."""
-    return math.floor(cost * 1000000 + 0.5)
+    """upstream's `*CostMicro` increment: `Math.round(cost * 1000000)`."""
+    return js_round(cost * 1000000)
 
 
 def bucket_for(period: str, when: Any, offset_hours: int, *, reset_day: int = 1, reset_hour: int = 0) -> str:

@@ -169,12 +169,17 @@ SELECT_KEY_DAYS = (f"SELECT bucket, {_COUNTER_LIST} FROM usage_rollups WHERE sco
                    "AND owner_id = %(key_id)s AND period = 'D' AND bucket BETWEEN %(first)s AND %(last)s "
                    "AND model = '' ORDER BY bucket")
 
+# Reports across owners read ix_usage_rollups_period_bucket. FORCE INDEX (same syntax on MariaDB
+# and MySQL): for the GROUP BY owner_id the optimizer otherwise scans every key row in primary-key
+# order (measured on 110,000 rows: 35-50 ms that way, 2-7 ms on the index).
 SELECT_TOP_KEYS_BY_COST = (f"SELECT owner_id, {_SUM_LIST} FROM usage_rollups "
+                           "FORCE INDEX (ix_usage_rollups_period_bucket) "
                            "WHERE scope = 'k' AND period = %(period)s AND bucket BETWEEN %(first)s "
                            "AND %(last)s AND model = '' GROUP BY owner_id "
                            "ORDER BY SUM(rated_cost) DESC, owner_id LIMIT %(limit)s")
 
 SELECT_MODEL_DAYS = (f"SELECT bucket, model, {_SUM_LIST} FROM usage_rollups "
+                     "FORCE INDEX (ix_usage_rollups_period_bucket) "
                      "WHERE scope = 'k' AND period = 'D' AND bucket BETWEEN %(first)s AND %(last)s "
                      "AND model <> '' GROUP BY bucket, model ORDER BY bucket, model")
 

@@ -240,8 +240,8 @@ class RedisUsage:
         pipe.sadd(k.usage_model_monthly_months, b.month)
         for index, member, _ in key_model_indexes:
             pipe.sadd(index, member)
-        for index, _, _ in indexes + key_model_indexes:
-            pipe.delete(k.empty_marker(index))
+        # upstream sends one DEL per marker; one DEL of all of them leaves the same keyspace
+        pipe.delete(*(k.empty_marker(index) for index, _, _ in indexes + key_model_indexes))
         for index, _, ttl in indexes + key_model_indexes:
             expire(index, ttl)
         global_daily, global_monthly = k.usage_global_daily(b.day), k.usage_global_monthly(b.month)
@@ -326,8 +326,7 @@ class RedisUsage:
         for index, member, ttl in indexes:
             pipe.sadd(index, member)
             expire(index, ttl)
-        for index, _, _ in indexes:
-            pipe.delete(k.empty_marker(index))
+        pipe.delete(*(k.empty_marker(index) for index, _, _ in indexes))
         if ev.long_context:
             hincr(total, "totalLongContextInputTokens", ev.input_tokens)
             hincr(total, "totalLongContextOutputTokens", ev.output_tokens)
