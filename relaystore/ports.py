@@ -32,8 +32,8 @@ class UsageStore(Protocol):
     datetime (naive = UTC) placed in TIMEZONE_OFFSET, or None for the current bucket.
     Differences between backends, all from what upstream's Redis layout keeps:
     - Redis lists per-model all-time usage only for models in a month index kept 365 days.
-    - Redis has no cost in the all-keys per-model rollups: model_usage_by_day() rows have
-      real_cost/rated_cost None there; account per-model rows likewise. MySQL fills them.
+    - Redis keeps no cost in the all-keys per-model rollups nor in account rollups:
+      model_usage_by_day() and account_usage() have real_cost/rated_cost None there; MySQL fills them.
     - Redis answers reports from keys with TTLs (daily 32 d, hourly 7 d, monthly 365 d); MySQL keeps
       every row. top_keys_by_cost() and account_usage(period="total") raise NotSupported on Redis.
     - The weekly Opus cost is the upstream key of the week the request fell in on Redis; on MySQL it

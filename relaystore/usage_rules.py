@@ -75,7 +75,7 @@ def buckets(at: datetime, offset_hours: int) -> Buckets:
 
 
 def normalize_model(model: str) -> str:
-    """upstream _normalizeModelName: Bedrock ids lose region, `anthropic.` and `-vN:M`; others `-vN:M`/`:latest`."""
+    """upstream _normalizeModelName: Bedrock ids drop region, `anthropic.`, `-vN:M`; others `-vN:M`/`:latest`."""
     if not model or model == "unknown":
         return model
     if ".anthropic." in model or ".claude" in model:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -24,6 +24,7 @@ from .. import usage_rules as rules
 from ..config import Settings
 from ..errors import NotSupported
 from ..records import CostLimits, UsageBreakdown, UsageRow, UsageTotals
+from ..timefmt import utcnow
 from . import codec
 from .client import redis_errors
 from .keys import API_KEY_TTL_SECONDS, Keys
@@ -81,13 +82,13 @@ def decode_totals(data: dict[str, str], redis_key: str, *, total_names: bool = F
     values = {attr: codec.dec_int(data.get(field, ""), redis_key, field) for attr, field in names.items()}
     core = values["input_tokens"] + values["output_tokens"]
     values["tokens"] = values["tokens"] or core
-    values["all_tokens"] = values["all_tokens"] or core + values["cache_create_tokens"] + values["cache_read_tokens"]
-    if with_cost:
-        return UsageTotals(**values,
-                           real_cost=codec.dec_int(data.get("realCostMicro", ""), redis_key, "realCostMicro") / 1e6,
-                           rated_cost=codec.dec_int(data.get("ratedCostMicro", ""), redis_key,
-                                                    "ratedCostMicro") / 1e6)
-    return UsageTotals(**values)
+    cache = values["cache_create_tokens"] + values["cache_read_tokens"]
+    values["all_tokens"] = values["all_tokens"] or core + cache
+    if not with_cost:
+        return UsageTotals(**values)
+    real = codec.dec_int(data.get("realCostMicro", ""), redis_key, "realCostMicro")
+    rated = codec.dec_int(data.get("ratedCostMicro", ""), redis_key, "ratedCostMicro")
+    return UsageTotals(**values, real_cost=real / 1e6, rated_cost=rated / 1e6)
 
 
 def _model_fields_of_hourly(data: dict[str, str], redis_key: str) -> dict[str, UsageTotals]:
@@ -147,7 +148,8 @@ class RedisUsage:
     def _reset_of(self, key_id: str) -> tuple[int, int]:
         """The key's weeklyResetDay/Hour (upstream: parseInt(value || default))."""
         redis_key = self._k.api_key(key_id)
-        day, hour = self._r.hmget(redis_key, ["weeklyResetDay", "weeklyResetHour"])
+        stored = self._r.hmget(redis_key, ["weeklyResetDay", "weeklyResetHour"])
+        day, hour = cast("list[str | None]", stored)
         return (codec.dec_int(day or "1", redis_key, "weeklyResetDay") or 1,
                 codec.dec_int(hour or "0", redis_key, "weeklyResetHour"))
 
@@ -353,7 +355,7 @@ class RedisUsage:
         bucket = rules.bucket_for(period, date, self._offset)
         redis_key = self._usage_key(key_id, period, bucket)
         with redis_errors():
-            data = self._r.hgetall(redis_key)
+            data = cast("dict[str, str]", self._r.hgetall(redis_key))
         return decode_totals(data, redis_key, total_names=period == "total")
 
     def _key_models(self, key_id: str, period: str, bucket: str) -> list[str]:
@@ -363,14 +365,15 @@ class RedisUsage:
             index = k.usage_key_model_daily_index(bucket) if period == "daily" \
                 else k.usage_key_model_hourly_index(bucket)
             prefix = f"{key_id}:"
-            return sorted(member[len(prefix):] for member in self._r.smembers(index) if member.startswith(prefix))
+            members = cast("set[str]", self._r.smembers(index))
+            return sorted(member[len(prefix):] for member in members if member.startswith(prefix))
         if period == "monthly":
-            return sorted(self._r.smembers(k.usage_model_monthly_index(bucket)))
+            return sorted(cast("set[str]", self._r.smembers(k.usage_model_monthly_index(bucket))))
         # No per-key model index for all time: every model seen in a month index that is still kept.
-        months = self._r.smembers(k.usage_model_monthly_months)
+        months = cast("set[str]", self._r.smembers(k.usage_model_monthly_months))
         if not months:
             return []
-        return sorted(self._r.sunion([k.usage_model_monthly_index(month) for month in months]))
+        return sorted(cast("set[str]", self._r.sunion([k.usage_model_monthly_index(month) for month in months])))
 
     def by_model(self, key_id: str, *, period: str = "daily", date: Any = None) -> dict[str, UsageTotals]:
         """One key's counters per normalized model, with cost from the `*CostMicro` fields.
@@ -424,18 +427,18 @@ class RedisUsage:
             bucket = rules.bucket_for(period, date, self._offset, reset_day=1 if day is None else day,
                                       reset_hour=0 if hour is None else hour)
             redis_key = self._cost_key(key_id, period, bucket)
-            return _float(self._r.get(redis_key), redis_key)
+            return _float(cast("str | None", self._r.get(redis_key)), redis_key)
 
     def cost_limits(self, key_id: str, *, weekly_reset_day: int = 1, weekly_reset_hour: int = 0,
                     at: datetime | None = None) -> CostLimits:
         """Today's, this Opus week's and all-time rated cost in one MGET (auth step 11's keys)."""
-        at = rules.as_utc(at) if at is not None else None
+        at = rules.as_utc(at) if at is not None else utcnow()     # one instant for both buckets
         day = rules.bucket_for("daily", at, self._offset)
         period = rules.bucket_for("weekly", at, self._offset, reset_day=weekly_reset_day,
                                   reset_hour=weekly_reset_hour)
         keys = [self._k.cost_daily(key_id, day), self._k.opus_weekly(key_id, period), self._k.cost_total(key_id)]
         with redis_errors():
-            daily, weekly, total = self._r.mget(keys)
+            daily, weekly, total = cast("list[str | None]", self._r.mget(keys))
         return CostLimits(daily=_float(daily, keys[0]), weekly_opus=_float(weekly, keys[1]),
                           total=_float(total, keys[2]))
 
@@ -451,7 +454,7 @@ class RedisUsage:
                      "monthly": lambda: k.account_usage_monthly(account_id, bucket),
                      "hourly": lambda: k.account_usage_hourly(account_id, bucket)}[period]()
         with redis_errors():
-            data = self._r.hgetall(redis_key)
+            data = cast("dict[str, str]", self._r.hgetall(redis_key))
         return decode_totals(data, redis_key, total_names=period == "total")
 
     def account_usage(self, account_id: str, *, period: str = "daily", date: Any = None) -> UsageBreakdown:
@@ -466,16 +469,16 @@ class RedisUsage:
         with redis_errors():
             if period == "hourly":
                 redis_key = k.account_usage_hourly(account_id, bucket)
-                by_model = _model_fields_of_hourly(self._r.hgetall(redis_key), redis_key)
+                by_model = _model_fields_of_hourly(cast("dict[str, str]", self._r.hgetall(redis_key)), redis_key)
                 return UsageBreakdown(bucket=bucket, totals=totals, by_model=by_model)
             if period == "daily":
                 prefix = f"{account_id}:"
                 models = sorted(member[len(prefix):] for member in
-                                self._r.smembers(k.account_usage_model_daily_index(bucket))
+                                cast("set[str]", self._r.smembers(k.account_usage_model_daily_index(bucket)))
                                 if member.startswith(prefix))
                 keys = [k.account_usage_model_daily(account_id, m, bucket) for m in models]
             else:
-                models = sorted(self._r.smembers(k.usage_model_monthly_index(bucket)))
+                models = sorted(cast("set[str]", self._r.smembers(k.usage_model_monthly_index(bucket))))
                 keys = [k.account_usage_model_monthly(account_id, m, bucket) for m in models]
             pipe = self._r.pipeline(transaction=False)
             for key in keys:
