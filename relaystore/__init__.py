@@ -5,6 +5,7 @@ from .errors import (AlreadyExists, BackendError, BackendUnavailable, ConfigErro
 from .records import Account, AccountGroup, ApiKey, AuthResult, Page
 from .records import (AccountBalance, AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
                       User, UserSession)
+from .records import ApiKey, AuthResult, CostLimits, Page, UsageBreakdown, UsageRow, UsageTotals
 from .store import Store, open_store
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "ApiKey", "AuthResult", "Page", "Account", "AccountGroup",
     "User", "UserSession", "AdminSession", "AdminCredentials", "OAuthSession", "RequestDetail",
     "AccountBalance",
+    "ApiKey", "AuthResult", "Page",
+    "UsageTotals", "CostLimits", "UsageBreakdown", "UsageRow",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
 ]

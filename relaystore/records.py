@@ -228,3 +228,57 @@ class AccountBalance:
     error_message: str = ""
     raw_data: Any = None
     quota: Any = None
+# --- usage and cost ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Counters of one rollup: requests and tokens; `tokens` = input + output, `all_tokens` adds cache.
+
+    `long_context_*` are kept for the total and daily periods only (upstream's layout). The cost
+    fields are filled where the rollup keeps cost (by_model and the reports) and are None in
+    totals(), whose cost is read with cost().
+    """
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_create_tokens: int = 0
+    cache_read_tokens: int = 0
+    tokens: int = 0
+    all_tokens: int = 0
+    ephemeral_5m_tokens: int = 0
+    ephemeral_1h_tokens: int = 0
+    long_context_input_tokens: int = 0
+    long_context_output_tokens: int = 0
+    long_context_requests: int = 0
+    real_cost: float | None = None
+    rated_cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CostLimits:
+    """The three costs auth compares with a key's limits (USD, rated): today, this Opus week, all time."""
+
+    daily: float = 0.0
+    weekly_opus: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBreakdown:
+    """One owner's (key or account) usage in one bucket, overall and per normalized model."""
+
+    bucket: str
+    totals: UsageTotals
+    by_model: dict[str, UsageTotals] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One line of a usage report: a bucket ('' for all time) and whichever of key, account, model it is for."""
+
+    bucket: str
+    usage: UsageTotals
+    key_id: str = ""
+    account_id: str = ""
+    model: str = ""

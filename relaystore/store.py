@@ -6,6 +6,7 @@ from typing import Any
 from .config import Settings, load_settings
 from .ports import AccountGroupStore, AccountStore, ApiKeyStore
 from .ports import AccountStateStore, AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
+from .ports import ApiKeyStore, UsageStore
 
 
 class Store:
@@ -22,6 +23,7 @@ class Store:
     system_settings: SettingsStore
     request_details: RequestDetailStore
     account_state: AccountStateStore
+    usage: UsageStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -44,6 +46,8 @@ class Store:
         self.accounts = MySQLAccounts(self.pool, self.settings)
         self.account_groups = MySQLAccountGroups(self.pool)
         self._open_mysql_4b()
+        from .mysql.usage import MySQLUsage
+        self.usage = MySQLUsage(self.pool, self.settings)
 
     def _open_redis(self) -> None:
         from .redis.account_groups import RedisAccountGroups
@@ -91,6 +95,8 @@ class Store:
         self.system_settings = RedisSettings(self.redis, self.keys, self.settings)
         self.request_details = RedisRequestDetails(self.redis, self.keys, self.settings)
         self.account_state = RedisAccountState(self.redis, self.keys, self.settings)
+        from .redis.usage import RedisUsage
+        self.usage = RedisUsage(self.redis, self.keys, self.settings)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

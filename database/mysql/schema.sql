@@ -101,6 +101,55 @@ CREATE TABLE IF NOT EXISTS api_key_tags (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- ==== Usage and cost (issue 3) =================================================================
+-- Every usage rollup upstream keeps as a Redis hash or cost string, in ONE table, one row per
+-- (scope, owner, period, bucket, model):
+--   scope 'k' = API key (usage:{id}, usage:{period}:{id}:*, usage:{id}:model:*, usage:cost:*),
+--         'a' = account (account_usage:*);
+--   period 'T' all time (bucket ''), 'M' month 'YYYY-MM', 'D' day 'YYYY-MM-DD', 'H' hour
+--         'YYYY-MM-DD:HH' (upstream's bucket strings in TIMEZONE_OFFSET; fixed width, so they sort
+--         in time order), 'O' weekly-Opus input (usage:opus:*): bucket '' = all time, else the hour;
+--   model '' = all models, else the normalized model name (usage:{id}:model:{period}:{m}:*).
+-- Why one table: record() moves 8 to 17 rollups with ONE multi-row INSERT ... ON DUPLICATE KEY
+-- UPDATE (one statement, one commit, atomic), and the natural key is the PRIMARY KEY, so an
+-- upsert takes only record locks (no gap locks from a secondary unique index). Rows are sent in
+-- primary-key order, so concurrent writers lock in the same order and do not deadlock each other.
+-- The PK order puts an owner's all-models row next to its per-model rows: totals() is a point
+-- read, by_model() and account reports one short range. ix_usage_rollups_period_bucket serves
+-- reports across owners (top keys by cost, usage by model per day); it changes only when a new
+-- row is inserted, never on a counter update.
+-- Weekly Opus cost is the sum of the 'O' hour rows of the 168-hour week, computed at read time,
+-- so record() needs no per-key reset day. There are no global rows (usage:global:*, per-model
+-- totals across keys): they would be one hot row every writer serializes on; reports sum instead.
+-- model is VARBINARY (UTF-8 bytes): exact, NO PAD comparison, so "m" and "m " stay two models as
+-- they are two Redis keys (the _bin collations pad); ids are ASCII without spaces (checked).
+-- tokens and allTokens are not stored: they are input+output and input+output+cache at read time.
+-- long_context_* are written to all-time and daily rows only, as upstream keeps them.
+-- Money: DECIMAL(20,10) USD (exact sums of the per-request costs to 1e-10). Key- and account-level
+-- rows (model '') add cost only when real_cost > 0, as upstream's cost keys; per-model rows add
+-- each cost when it is > 0, as upstream's *CostMicro fields.
+-- ON DUPLICATE KEY UPDATE uses VALUES(col): the one spelling both MariaDB and MySQL 8 accept
+-- (MySQL 8.0.20+ warns it is deprecated; its row-alias replacement does not exist on MariaDB).
+CREATE TABLE IF NOT EXISTS usage_rollups (
+    scope                      CHAR(1)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    owner_id                   VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    period                     CHAR(1)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    bucket                     VARCHAR(13)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    model                      VARBINARY(255) NOT NULL,
+    requests                   BIGINT        NOT NULL DEFAULT 0,
+    input_tokens               BIGINT        NOT NULL DEFAULT 0,
+    output_tokens              BIGINT        NOT NULL DEFAULT 0,
+    cache_create_tokens        BIGINT        NOT NULL DEFAULT 0,
+    cache_read_tokens          BIGINT        NOT NULL DEFAULT 0,
+    ephemeral_5m_tokens        BIGINT        NOT NULL DEFAULT 0,
+    ephemeral_1h_tokens        BIGINT        NOT NULL DEFAULT 0,
+    long_context_input_tokens  BIGINT        NOT NULL DEFAULT 0,
+    long_context_output_tokens BIGINT        NOT NULL DEFAULT 0,
+    long_context_requests      BIGINT        NOT NULL DEFAULT 0,
+    real_cost                  DECIMAL(20,10) NOT NULL DEFAULT 0,
+    rated_cost                 DECIMAL(20,10) NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, owner_id, period, bucket, model),
+    KEY ix_usage_rollups_period_bucket (scope, period, bucket, model)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Accounts, groups, users, sessions, webhooks, request details (issue 4) ====================
 

@@ -65,6 +65,148 @@ class Keys:
         return f"{self.prefix}apikey:tags:all"
 
     # --- usage and cost (§3, §4): issue 3 ---
+    # Key-level rollups (§3.1); `m` is the normalized model name, buckets are usage_rules strings.
+    def usage_total(self, key_id: str) -> str:
+        return f"{self.prefix}usage:{key_id}"
+
+    def usage_daily(self, key_id: str, day: str) -> str:
+        return f"{self.prefix}usage:daily:{key_id}:{day}"
+
+    def usage_monthly(self, key_id: str, month: str) -> str:
+        return f"{self.prefix}usage:monthly:{key_id}:{month}"
+
+    def usage_hourly(self, key_id: str, hour: str) -> str:
+        return f"{self.prefix}usage:hourly:{key_id}:{hour}"
+
+    def usage_model_daily(self, m: str, day: str) -> str:
+        return f"{self.prefix}usage:model:daily:{m}:{day}"
+
+    def usage_model_monthly(self, m: str, month: str) -> str:
+        return f"{self.prefix}usage:model:monthly:{m}:{month}"
+
+    def usage_model_hourly(self, m: str, hour: str) -> str:
+        return f"{self.prefix}usage:model:hourly:{m}:{hour}"
+
+    def usage_key_model_daily(self, key_id: str, m: str, day: str) -> str:
+        return f"{self.prefix}usage:{key_id}:model:daily:{m}:{day}"
+
+    def usage_key_model_monthly(self, key_id: str, m: str, month: str) -> str:
+        return f"{self.prefix}usage:{key_id}:model:monthly:{m}:{month}"
+
+    def usage_key_model_hourly(self, key_id: str, m: str, hour: str) -> str:
+        return f"{self.prefix}usage:{key_id}:model:hourly:{m}:{hour}"
+
+    def usage_key_model_alltime(self, key_id: str, m: str) -> str:
+        return f"{self.prefix}usage:{key_id}:model:alltime:{m}"
+
+    def system_metrics_minute(self, minute: int) -> str:
+        return f"{self.prefix}system:metrics:minute:{minute}"
+
+    @property
+    def usage_global_total(self) -> str:
+        return f"{self.prefix}usage:global:total"
+
+    def usage_global_daily(self, day: str) -> str:
+        return f"{self.prefix}usage:global:daily:{day}"
+
+    def usage_global_monthly(self, month: str) -> str:
+        return f"{self.prefix}usage:global:monthly:{month}"
+
+    # Index sets written with each request; `empty_marker` is the sibling "lookup found nothing" key.
+    def usage_daily_index(self, day: str) -> str:
+        return f"{self.prefix}usage:daily:index:{day}"
+
+    def usage_hourly_index(self, hour: str) -> str:
+        return f"{self.prefix}usage:hourly:index:{hour}"
+
+    def usage_model_daily_index(self, day: str) -> str:
+        return f"{self.prefix}usage:model:daily:index:{day}"
+
+    def usage_model_hourly_index(self, hour: str) -> str:
+        return f"{self.prefix}usage:model:hourly:index:{hour}"
+
+    def usage_model_monthly_index(self, month: str) -> str:
+        return f"{self.prefix}usage:model:monthly:index:{month}"
+
+    @property
+    def usage_model_monthly_months(self) -> str:
+        return f"{self.prefix}usage:model:monthly:months"
+
+    def usage_key_model_daily_index(self, day: str) -> str:
+        return f"{self.prefix}usage:keymodel:daily:index:{day}"
+
+    def usage_key_model_hourly_index(self, hour: str) -> str:
+        return f"{self.prefix}usage:keymodel:hourly:index:{hour}"
+
+    @staticmethod
+    def empty_marker(index_key: str) -> str:
+        """The `{index}:empty` key beside an (already prefixed) index key."""
+        return f"{index_key}:empty"
+
+    # Cost counters (§4): strings written by INCRBYFLOAT.
+    def cost_daily(self, key_id: str, day: str) -> str:
+        return f"{self.prefix}usage:cost:daily:{key_id}:{day}"
+
+    def cost_monthly(self, key_id: str, month: str) -> str:
+        return f"{self.prefix}usage:cost:monthly:{key_id}:{month}"
+
+    def cost_hourly(self, key_id: str, hour: str) -> str:
+        return f"{self.prefix}usage:cost:hourly:{key_id}:{hour}"
+
+    def cost_total(self, key_id: str) -> str:
+        return f"{self.prefix}usage:cost:total:{key_id}"
+
+    def cost_real_total(self, key_id: str) -> str:
+        return f"{self.prefix}usage:cost:real:total:{key_id}"
+
+    def cost_real_daily(self, key_id: str, day: str) -> str:
+        return f"{self.prefix}usage:cost:real:daily:{key_id}:{day}"
+
+    def opus_weekly(self, key_id: str, period: str) -> str:
+        return f"{self.prefix}usage:opus:weekly:{key_id}:{period}"
+
+    def opus_total(self, key_id: str) -> str:
+        return f"{self.prefix}usage:opus:total:{key_id}"
+
+    def opus_real_weekly(self, key_id: str, period: str) -> str:
+        return f"{self.prefix}usage:opus:real:weekly:{key_id}:{period}"
+
+    def opus_real_total(self, key_id: str) -> str:
+        return f"{self.prefix}usage:opus:real:total:{key_id}"
+
+    # Account-level rollups (§3.2).
+    def account_usage_total(self, account_id: str) -> str:
+        return f"{self.prefix}account_usage:{account_id}"
+
+    def account_usage_daily(self, account_id: str, day: str) -> str:
+        return f"{self.prefix}account_usage:daily:{account_id}:{day}"
+
+    def account_usage_monthly(self, account_id: str, month: str) -> str:
+        return f"{self.prefix}account_usage:monthly:{account_id}:{month}"
+
+    def account_usage_hourly(self, account_id: str, hour: str) -> str:
+        return f"{self.prefix}account_usage:hourly:{account_id}:{hour}"
+
+    def account_usage_model_daily(self, account_id: str, m: str, day: str) -> str:
+        return f"{self.prefix}account_usage:model:daily:{account_id}:{m}:{day}"
+
+    def account_usage_model_monthly(self, account_id: str, m: str, month: str) -> str:
+        return f"{self.prefix}account_usage:model:monthly:{account_id}:{m}:{month}"
+
+    def account_usage_model_hourly(self, account_id: str, m: str, hour: str) -> str:
+        return f"{self.prefix}account_usage:model:hourly:{account_id}:{m}:{hour}"
+
+    def account_usage_daily_index(self, day: str) -> str:
+        return f"{self.prefix}account_usage:daily:index:{day}"
+
+    def account_usage_hourly_index(self, hour: str) -> str:
+        return f"{self.prefix}account_usage:hourly:index:{hour}"
+
+    def account_usage_model_daily_index(self, day: str) -> str:
+        return f"{self.prefix}account_usage:model:daily:index:{day}"
+
+    def account_usage_model_hourly_index(self, hour: str) -> str:
+        return f"{self.prefix}account_usage:model:hourly:index:{hour}"
 
     # --- accounts, groups, users, sessions, misc (§7, §8): issue 4 ---
 
