@@ -5,6 +5,7 @@ from typing import Any
 
 from .config import Settings, load_settings
 from .ports import ApiKeyStore
+from .ports import LeaseStore, QueueStore, RateLimitStore  # issue 5
 
 
 class Store:
@@ -13,6 +14,9 @@ class Store:
     backend: str
     settings: Settings
     api_keys: ApiKeyStore
+    leases: LeaseStore
+    queues: QueueStore
+    rate_limits: RateLimitStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -30,6 +34,12 @@ class Store:
         self.pool = MySQLPool(self.settings)
         self._closers.append(self.pool.close)
         self.api_keys = MySQLApiKeys(self.pool, self.settings)
+        from .mysql.leases import MySQLLeases
+        from .mysql.queues import MySQLQueues
+        from .mysql.rate_limits import MySQLRateLimits
+        self.leases = MySQLLeases(self.pool)
+        self.queues = MySQLQueues(self.pool)
+        self.rate_limits = MySQLRateLimits(self.pool)
 
     def _open_redis(self) -> None:
         from .redis.api_keys import RedisApiKeys
@@ -40,6 +50,12 @@ class Store:
         self.keys = Keys(self.settings.redis_key_prefix)
         self._closers.append(self.redis.close)
         self.api_keys = RedisApiKeys(self.redis, self.keys, self.settings)
+        from .redis.leases import RedisLeases
+        from .redis.queues import RedisQueues
+        from .redis.rate_limits import RedisRateLimits
+        self.leases = RedisLeases(self.redis, self.keys)
+        self.queues = RedisQueues(self.redis, self.keys)
+        self.rate_limits = RedisRateLimits(self.redis, self.keys)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""
