@@ -83,9 +83,9 @@ def queue_ttl_seconds(timeout_ms: object) -> int:
 
 def check_outcome(outcome: object) -> str:
     """One of upstream's queue stat fields."""
-    if outcome not in QUEUE_OUTCOMES:
+    if not isinstance(outcome, str) or outcome not in QUEUE_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(QUEUE_OUTCOMES)}")
-    return outcome  # type: ignore[return-value]
+    return outcome
 
 
 def check_count(name: str, value: object) -> int:

@@ -36,14 +36,12 @@ ACQUIRE_LEASE = """
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 START TRANSACTION;
 INSERT INTO lease_keys (key_id) VALUES (%(key_id)s) ON DUPLICATE KEY UPDATE key_id = key_id;
-SET @rs_now = UTC_TIMESTAMP(3);
-DELETE FROM leases WHERE key_id = %(key_id)s AND expires_at <= @rs_now;
-SET @rs_count = (SELECT COUNT(*) FROM leases WHERE key_id = %(key_id)s),
-    @rs_held = (SELECT COUNT(*) FROM leases WHERE key_id = %(key_id)s AND request_id = %(request_id)s);
-SET @rs_ok = (@rs_held > 0 OR %(limit)s = 0 OR @rs_count < %(limit)s);
+DELETE FROM leases WHERE key_id = %(key_id)s AND expires_at <= UTC_TIMESTAMP(3);
+SET @rs_ok = (SELECT %(limit)s = 0 OR COUNT(*) < %(limit)s OR COALESCE(SUM(request_id = %(request_id)s), 0) > 0
+              FROM leases WHERE key_id = %(key_id)s);
 INSERT INTO leases (key_id, request_id, expires_at)
-    SELECT %(key_id)s, %(request_id)s, @rs_now + INTERVAL %(lease_us)s MICROSECOND FROM DUAL WHERE @rs_ok
-    ON DUPLICATE KEY UPDATE expires_at = @rs_now + INTERVAL %(lease_us)s MICROSECOND;
+    SELECT %(key_id)s, %(request_id)s, UTC_TIMESTAMP(3) + INTERVAL %(lease_us)s MICROSECOND FROM DUAL WHERE @rs_ok
+    ON DUPLICATE KEY UPDATE expires_at = UTC_TIMESTAMP(3) + INTERVAL %(lease_us)s MICROSECOND;
 SELECT @rs_ok AS acquired;
 COMMIT
 """

@@ -19,18 +19,20 @@ from .pool import MySQLPool
 
 _MAX_COST = "CAST(%(max_cost)s AS DECIMAL(24,10))"
 
+# The upsert creates a fresh window or locks the existing row; the UPDATE restarts a window that
+# is past its expiry or older than the configured window (its WHERE reads the old values, and one
+# statement sees one UTC_TIMESTAMP). The request counts only when no reason blocks it.
 CHECK_RATE_LIMIT = f"""
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 START TRANSACTION;
 INSERT INTO rate_limit_windows (key_id, window_start, expires_at, requests, tokens, cost)
     VALUES (%(key_id)s, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL %(window_us)s MICROSECOND, 0, 0, 0)
     ON DUPLICATE KEY UPDATE key_id = key_id;
-SET @rs_now = UTC_TIMESTAMP(3);
 UPDATE rate_limit_windows
-    SET requests = 0, tokens = 0, cost = 0, window_start = @rs_now,
-        expires_at = @rs_now + INTERVAL %(window_us)s MICROSECOND
+    SET requests = 0, tokens = 0, cost = 0, window_start = UTC_TIMESTAMP(3),
+        expires_at = UTC_TIMESTAMP(3) + INTERVAL %(window_us)s MICROSECOND
     WHERE key_id = %(key_id)s
-      AND (expires_at <= @rs_now OR window_start <= @rs_now - INTERVAL %(window_us)s MICROSECOND);
+      AND (expires_at <= UTC_TIMESTAMP(3) OR window_start <= UTC_TIMESTAMP(3) - INTERVAL %(window_us)s MICROSECOND);
 SET @rs_reason = (SELECT CASE
         WHEN %(max_requests)s > 0 AND requests >= %(max_requests)s THEN 'requests'
         WHEN %(max_tokens)s > 0 AND tokens >= %(max_tokens)s THEN 'tokens'

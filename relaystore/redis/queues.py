@@ -7,6 +7,8 @@ enter() adds an optional atomic size check (`max_waiting`) that upstream does as
 """
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from .. import limit_rules as rules
@@ -84,7 +86,7 @@ class RedisQueues:
         """Requests now waiting for a lease of this key."""
         key = self.keys.concurrency_queue(rules.check_id("key_id", key_id))
         with redis_errors():
-            value = self.client.get(key)
+            value = cast("str | None", self.client.get(key))  # decode_responses=True: str, never bytes
         return 0 if value is None else max(0, codec.dec_int(value, key, "value"))
 
     def clear(self, key_id: str) -> None:
@@ -121,7 +123,7 @@ class RedisQueues:
         """The key's outcome counters; zeros when none were recorded within the last 7 days."""
         key = self.keys.concurrency_queue_stats(rules.check_id("key_id", key_id))
         with redis_errors():
-            raw = self.client.hgetall(key)
+            raw = cast("dict[str, str]", self.client.hgetall(key))
         return QueueStats(**{name: codec.dec_int(raw.get(name, ""), key, name) for name in rules.QUEUE_OUTCOMES})
 
     def record_wait(self, key_id: str, wait_ms: int, *, include_global: bool = True) -> None:
@@ -145,7 +147,7 @@ class RedisQueues:
 
     def _samples(self, key: str) -> list[int]:
         with redis_errors():
-            values = self.client.lrange(key, 0, -1)
+            values = cast("list[str]", self.client.lrange(key, 0, -1))
         try:
             return [int(float(v)) for v in values]
         except ValueError:
