@@ -2,24 +2,27 @@
 
 Locking design (why at most `limit` live leases can exist, whatever the callers and processes):
 - acquire() is ONE round trip: a multi-statement batch START TRANSACTION ... COMMIT. Its first
-  statement, INSERT INTO lease_keys ... ON DUPLICATE KEY UPDATE, creates the key's parent row or,
-  when it exists, takes an exclusive lock on it (a duplicate-key upsert locks the row X even when it
-  changes nothing). Every acquire of that key queues on this one row; acquires of other keys do not.
+  statement in the transaction, INSERT INTO lease_keys ... ON DUPLICATE KEY UPDATE, creates the
+  key's parent row or, when it exists, takes an exclusive lock on it (a duplicate-key upsert locks
+  the row X even when it changes nothing). Every acquire of that key queues on this one row;
+  acquires of other keys do not.
 - Holding it, the batch reads the database clock (UTC_TIMESTAMP(3)), deletes the key's expired
   leases, counts the rest and inserts the new lease only if the count is below `limit`. Every
   writer that can add a lease holds the same row lock until it commits, so no two counts overlap:
   the count an acquirer sees includes every lease committed before it, and nothing can be added
   between its count and its insert.
 - The lock is held from that first statement to COMMIT, inside one batch: a few hundred
-  microseconds of server work, with no client round trip in between. A client that dies mid-batch
-  loses its connection and the server rolls the transaction back, releasing the lock.
+  microseconds of server work, never waiting on the client. A client that vanishes after sending
+  the batch leaves the server to finish it (the lease then simply expires) or, if the connection
+  drops first, to roll it back; either way the lock does not outlive the batch.
 - No deadlock: each acquire takes exactly one parent row lock, and takes it first. The rest runs at
   READ COMMITTED (set for that one transaction), which takes no gap locks for the DELETE and the
   reads, so its only other locks are on its own key's lease rows. release() and refresh() are
   single-row autocommit statements on a lease's primary key: they wait for nothing while holding a
   lock. They take no parent lock; they can only shorten or keep the count, never grow it, and an
   acquirer that counts a lease concurrently being released just counts conservatively.
-  Deadlock or lock-wait errors (not expected) roll the whole batch back and it is re-run.
+  purge_expired() prunes each key under the same parent lock, as acquire() does. Deadlock or
+  lock-wait errors (not expected) roll the whole batch back and it is re-run.
 - Expiry is by the database's clock (UTC_TIMESTAMP), never a client's, so hosts with drifting
   clocks agree; a crashed holder's lease stops counting when expires_at passes and is deleted by the
   key's next acquire() (or purge_expired()).

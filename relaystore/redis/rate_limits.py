@@ -107,8 +107,9 @@ class RedisRateLimits:
         """Upstream's steps 1-3 as one atomic script: restart the window if due, check, count the request."""
         keys = self._keys(key_id)
         window = rules.window_ms(window_minutes)
-        args: list[int | str] = [window, rules.check_count("max_requests", max_requests), rules.check_count("max_tokens", max_tokens),
-                rules.decimal_text(rules.check_cost("max_cost", max_cost))]
+        args: list[int | str] = [window, rules.check_count("max_requests", max_requests),
+                                 rules.check_count("max_tokens", max_tokens),
+                                 rules.decimal_text(rules.check_cost("max_cost", max_cost))]
         with redis_errors():
             try:
                 reason, requests, tokens, cost, start = self._check(keys=keys, args=args)

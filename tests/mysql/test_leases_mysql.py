@@ -68,23 +68,54 @@ def test_a_crashed_holders_lease_stops_counting_and_is_deleted_by_the_next_acqui
     assert rows == [{"request_id": "next"}]
 
 
-def test_a_client_dying_inside_acquire_releases_the_key_lock(mysql_store, mysql_database):
-    mysql_store.leases.acquire(KEY, "first", limit=2, ttl_seconds=30)
-    victim = pymysql.connect(**connect_args(base_settings(), database=mysql_database))
-    with victim.cursor() as cur:  # a client stopped after locking the key's row, as in acquire()
+def _lock_key(mysql_database: str) -> tuple[pymysql.Connection, int]:
+    """Another client inside acquire(): it holds the key's row lock and has not committed."""
+    other = pymysql.connect(**connect_args(base_settings(), database=mysql_database))
+    with other.cursor() as cur:
         cur.execute("START TRANSACTION")
         cur.execute("INSERT INTO lease_keys (key_id) VALUES (%s) ON DUPLICATE KEY UPDATE key_id = key_id", (KEY,))
         cur.execute("SELECT CONNECTION_ID() AS id")
-        victim_id = cur.fetchone()["id"]
+        return other, cur.fetchone()["id"]
+
+
+def _add_lease(other: pymysql.Connection, request_id: str) -> None:
+    with other.cursor() as cur:
+        cur.execute("INSERT INTO leases (key_id, request_id, expires_at) "
+                    "VALUES (%s, %s, UTC_TIMESTAMP(3) + INTERVAL 1 MINUTE)", (KEY, request_id))
+
+
+def _acquire_in_thread(store: Store, request_id: str, results: list[bool]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: results.append(
+        store.leases.acquire(KEY, request_id, limit=2, ttl_seconds=30)))
+    thread.start()
+    time.sleep(0.2)  # lets it reach the lock; had it not, it would simply run after the other client
+    return thread
+
+
+def test_acquire_waits_for_the_key_lock_holder_to_commit(mysql_store, mysql_database):
+    mysql_store.leases.acquire(KEY, "first", limit=2, ttl_seconds=30)
+    other, _ = _lock_key(mysql_database)
     results: list[bool] = []
-    waiter = threading.Thread(target=lambda: results.append(
-        mysql_store.leases.acquire(KEY, "second", limit=2, ttl_seconds=30)))
-    waiter.start()
-    time.sleep(0.2)
-    mysql_store.pool.fetchone("KILL %s", (victim_id,))  # the server rolls back and frees the lock
+    waiter = _acquire_in_thread(mysql_store, "third", results)
+    _add_lease(other, "second")  # the lock holder's lease: a waiter that counted already saw only 1
+    other.commit()
+    waiter.join(timeout=30)
+    other.close()
+    assert results == [False]
+    assert mysql_store.leases.count(KEY) == 2
+
+
+def test_a_client_dying_inside_acquire_releases_the_key_lock(mysql_store, mysql_database):
+    mysql_store.leases.acquire(KEY, "first", limit=2, ttl_seconds=30)
+    other, other_id = _lock_key(mysql_database)
+    _add_lease(other, "ghost")
+    results: list[bool] = []
+    waiter = _acquire_in_thread(mysql_store, "second", results)
+    mysql_store.pool.fetchone("KILL %s", (other_id,))  # the server rolls "ghost" back and frees the lock
     waiter.join(timeout=30)
     assert results == [True]
-    assert mysql_store.leases.count(KEY) == 2
+    assert mysql_store.pool.fetchall("SELECT request_id FROM leases ORDER BY request_id") == [
+        {"request_id": "first"}, {"request_id": "second"}]
 
 
 def test_purge_expired_deletes_leftovers_of_idle_keys(mysql_store):
@@ -118,7 +149,8 @@ def test_expired_queue_stats_read_as_zero_and_restart(mysql_store):
 
 def test_expired_wait_list_is_dropped_before_the_next_sample(mysql_store):
     mysql_store.queues.record_wait(KEY, 1, include_global=False)
-    mysql_store.pool.fetchone("UPDATE concurrency_queue_wait_lists SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND")
+    mysql_store.pool.fetchone("UPDATE concurrency_queue_wait_lists "
+                              "SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND")
     assert mysql_store.queues.wait_times(KEY) == []
     mysql_store.queues.record_wait(KEY, 2, include_global=False)
     assert mysql_store.queues.wait_times(KEY) == [2]
