@@ -7,6 +7,8 @@ from .records import (AccountBalance, AdminCredentials, AdminSession, ApiKey, Au
                       User, UserSession)
 from .records import ApiKey, AuthResult, CostLimits, Page, UsageBreakdown, UsageRow, UsageTotals
 from .store import Store, open_store
+from .limit_rules import account_lease_id  # issue 5
+from .records import QueueStats, RateLimitResult, RateLimitWindow  # issue 5
 
 __all__ = [
     "open_store", "Store", "Settings", "load_settings",
@@ -17,4 +19,5 @@ __all__ = [
     "UsageTotals", "CostLimits", "UsageBreakdown", "UsageRow",
     "RelayStoreError", "ConfigError", "NotFound", "Conflict", "AlreadyExists", "BackendUnavailable",
     "BackendError", "DataError", "InvalidInput", "NotSupported",
+    "QueueStats", "RateLimitResult", "RateLimitWindow", "account_lease_id",
 ]

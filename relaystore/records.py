@@ -282,3 +282,43 @@ class UsageRow:
     key_id: str = ""
     account_id: str = ""
     model: str = ""
+# --- concurrency leases, queues, rate-limit windows -----------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A key's queue outcome counters (upstream concurrency:queue:stats:{keyId}); zeros once expired."""
+
+    entered: int = 0
+    success: int = 0
+    timeout: int = 0
+    cancelled: int = 0
+    socket_changed: int = 0
+    rejected_overload: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitWindow:
+    """A key's live rate-limit window: counters so far, when it started and when it resets."""
+
+    requests: int
+    tokens: int
+    cost: float
+    window_start: datetime
+    reset_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitResult:
+    """Outcome of check_and_increment(): `reason` is None when allowed, else requests|tokens|cost.
+
+    `requests` includes this request when allowed; `reset_at` is window_start + window (upstream's
+    429 `resetAt`).
+    """
+
+    allowed: bool
+    reason: str | None
+    requests: int
+    tokens: int
+    cost: float
+    window_start: datetime
+    reset_at: datetime

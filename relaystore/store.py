@@ -7,6 +7,8 @@ from .config import Settings, load_settings
 from .ports import AccountGroupStore, AccountStore, ApiKeyStore
 from .ports import AccountStateStore, AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
 from .ports import ApiKeyStore, UsageStore
+from .ports import ApiKeyStore
+from .ports import LeaseStore, QueueStore, RateLimitStore  # issue 5
 
 
 class Store:
@@ -24,6 +26,9 @@ class Store:
     request_details: RequestDetailStore
     account_state: AccountStateStore
     usage: UsageStore
+    leases: LeaseStore
+    queues: QueueStore
+    rate_limits: RateLimitStore
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -48,6 +53,12 @@ class Store:
         self._open_mysql_4b()
         from .mysql.usage import MySQLUsage
         self.usage = MySQLUsage(self.pool, self.settings)
+        from .mysql.leases import MySQLLeases
+        from .mysql.queues import MySQLQueues
+        from .mysql.rate_limits import MySQLRateLimits
+        self.leases = MySQLLeases(self.pool)
+        self.queues = MySQLQueues(self.pool)
+        self.rate_limits = MySQLRateLimits(self.pool)
 
     def _open_redis(self) -> None:
         from .redis.account_groups import RedisAccountGroups
@@ -97,6 +108,12 @@ class Store:
         self.account_state = RedisAccountState(self.redis, self.keys, self.settings)
         from .redis.usage import RedisUsage
         self.usage = RedisUsage(self.redis, self.keys, self.settings)
+        from .redis.leases import RedisLeases
+        from .redis.queues import RedisQueues
+        from .redis.rate_limits import RedisRateLimits
+        self.leases = RedisLeases(self.redis, self.keys)
+        self.queues = RedisQueues(self.redis, self.keys)
+        self.rate_limits = RedisRateLimits(self.redis, self.keys)
 
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""

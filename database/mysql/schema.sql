@@ -352,6 +352,81 @@ CREATE TABLE IF NOT EXISTS account_test_results (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Concurrency leases, queues, rate-limit windows (issue 5) ==================================
+-- Ids are ASCII up to 191 chars (limit_rules.check_id): API key ids, console_account:{id}, request ids.
+-- Expiry columns are compared with UTC_TIMESTAMP(3) on the server, never with a client's clock.
+
+-- Upstream concurrency:{keyId} ZSETs, part 1: one row per lease key, the lock that serialises
+-- acquire() for that key only (relaystore/mysql/leases.py). Rows are never deleted, so the row a
+-- waiting acquirer queues on cannot vanish under it; there is one per key id ever leased.
+CREATE TABLE IF NOT EXISTS lease_keys (
+    key_id     VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    PRIMARY KEY (key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upstream concurrency:{keyId} ZSETs, part 2: one row per lease (member requestId, score expiry
+-- ms). The primary key serves every query (all are per key_id); expired rows are deleted by the
+-- next acquire() of the same key or by purge_expired(), and never counted meanwhile.
+CREATE TABLE IF NOT EXISTS leases (
+    key_id     VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    request_id VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    expires_at DATETIME(3)  NOT NULL,
+    PRIMARY KEY (key_id, request_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upstream concurrency:queue:{keyId} STRING counters (INCR/DECR, TTL re-armed by each INCR):
+-- expires_at stands for the TTL, an expired row reads as 0 and restarts at 1.
+CREATE TABLE IF NOT EXISTS concurrency_queue_counts (
+    key_id     VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    waiting    INT          NOT NULL,
+    expires_at DATETIME(3)  NOT NULL,
+    PRIMARY KEY (key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upstream concurrency:queue:stats:{keyId} HASHes: one column per field, 7-day TTL re-armed by each
+-- write; an expired row reads as zeros and restarts from zero on the next write.
+CREATE TABLE IF NOT EXISTS concurrency_queue_stats (
+    key_id            VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    entered           BIGINT       NOT NULL DEFAULT 0,
+    success           BIGINT       NOT NULL DEFAULT 0,
+    timeout           BIGINT       NOT NULL DEFAULT 0,
+    cancelled         BIGINT       NOT NULL DEFAULT 0,
+    socket_changed    BIGINT       NOT NULL DEFAULT 0,
+    rejected_overload BIGINT       NOT NULL DEFAULT 0,
+    expires_at        DATETIME(3)  NOT NULL,
+    PRIMARY KEY (key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upstream concurrency:queue:wait_times:{keyId|global} LISTs, part 1: one row per list with the
+-- list's 1-day TTL (re-armed by each push). A push locks this row, so trimming to the newest
+-- 500 (per key) / 2000 (global) samples never races another push to the same list.
+CREATE TABLE IF NOT EXISTS concurrency_queue_wait_lists (
+    list_id    VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    expires_at DATETIME(3)  NOT NULL,
+    PRIMARY KEY (list_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Part 2: the samples; newest first is ORDER BY id DESC on ix_..._list (pushes to one list are
+-- serialised by the list row lock, so id order is push order).
+CREATE TABLE IF NOT EXISTS concurrency_queue_wait_times (
+    id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    list_id    VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    wait_ms    BIGINT       NOT NULL,
+    PRIMARY KEY (id),
+    KEY ix_concurrency_queue_wait_times_list (list_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Upstream rate_limit:{window_start,requests,tokens,cost}:{keyId} STRING keys, one row per key:
+-- the four keys share one PX (the window) and so one expires_at. cost is DECIMAL (upstream:
+-- INCRBYFLOAT double), added exactly. check_and_increment() locks the row for its one batch.
+CREATE TABLE IF NOT EXISTS rate_limit_windows (
+    key_id       VARCHAR(191)   CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    window_start DATETIME(3)    NOT NULL,
+    expires_at   DATETIME(3)    NOT NULL,
+    requests     BIGINT         NOT NULL DEFAULT 0,
+    tokens       BIGINT         NOT NULL DEFAULT 0,
+    cost         DECIMAL(24,10) NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Migration bookkeeping (issue 6) ===========================================================
 

@@ -313,3 +313,30 @@ class Keys:
         return f"{self.prefix}account:last_test:{platform}:{account_id}"
 
     # --- concurrency, queues, rate limits (§5, §6): issue 5 ---
+    def concurrency(self, key_id: str) -> str:
+        """ZSET of live leases: member requestId, score expiry epoch ms."""
+        return f"{self.prefix}concurrency:{key_id}"
+
+    def concurrency_queue(self, key_id: str) -> str:
+        """STRING count of requests waiting for a lease."""
+        return f"{self.prefix}concurrency:queue:{key_id}"
+
+    def concurrency_queue_stats(self, key_id: str) -> str:
+        """HASH of queue outcome counters."""
+        return f"{self.prefix}concurrency:queue:stats:{key_id}"
+
+    def concurrency_queue_wait_times(self, list_id: str) -> str:
+        """LIST of wait samples in ms, newest first; list_id "global" is the relay-wide list."""
+        return f"{self.prefix}concurrency:queue:wait_times:{list_id}"
+
+    def rate_limit_window_start(self, key_id: str) -> str:
+        return f"{self.prefix}rate_limit:window_start:{key_id}"
+
+    def rate_limit_requests(self, key_id: str) -> str:
+        return f"{self.prefix}rate_limit:requests:{key_id}"
+
+    def rate_limit_tokens(self, key_id: str) -> str:
+        return f"{self.prefix}rate_limit:tokens:{key_id}"
+
+    def rate_limit_cost(self, key_id: str) -> str:
+        return f"{self.prefix}rate_limit:cost:{key_id}"
