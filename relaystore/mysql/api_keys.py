@@ -11,7 +11,7 @@ from ..config import Settings
 from ..errors import DataError, InvalidInput, NotFound
 from ..records import ApiKey, AuthResult, Page
 from ..timefmt import utcnow
-from .pool import MySQLPool
+from .pool import MySQLPool, prepared
 
 _JSON_TUPLES = ("permissions", "restricted_models", "allowed_clients", "tags", "openai_responses_payload_rules")
 _JSON_DICTS = ("service_rates", "extra")
@@ -35,8 +35,10 @@ def _packed(alias: str = "") -> str:
                                      for c in COLUMNS) + ")"
 
 
-# Auth hot path: one indexed point read (uq_api_keys_key_hash), every column the relay needs.
+# Auth hot path: one indexed point read (uq_api_keys_key_hash), every column the relay needs;
+# prepared server-side where the server allows it (pool.prepared), which saves its parse.
 SELECT_API_KEY_BY_HASH = f"SELECT {_packed()} AS r FROM api_keys WHERE key_hash = %(key_hash)s"
+_AUTH_STATEMENT = prepared("relaystore_auth_key", SELECT_API_KEY_BY_HASH)
 
 SELECT_API_KEY_BY_ID = f"SELECT {_packed()} AS r FROM api_keys WHERE id = %(id)s"
 
@@ -156,7 +158,7 @@ class MySQLApiKeys:
         if not rules.plausible_raw_key(raw_key, self._settings.api_key_prefix):
             return AuthResult(False, "unknown")
         key_hash = bytes.fromhex(rules.hash_raw_key(raw_key, self._settings.encryption_key))
-        row = self._pool.fetchone(SELECT_API_KEY_BY_HASH, {"key_hash": key_hash})
+        row = self._pool.fetchone_prepared(_AUTH_STATEMENT, {"key_hash": key_hash})
         if row is None:
             return AuthResult(False, "unknown")
         key = from_packed(row["r"])
