@@ -11,6 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import BENCH_KEYS, SCALE_BASE_KEYS
+from relaystore.apikey_rules import hash_raw_key
+from relaystore.mysql.pool import prepared
+
+# The least an auth read can cost: one indexed lookup returning one small value (prepared, as auth is).
+POINT_READ = prepared("relaystore_bench_point_read", "SELECT id FROM api_keys WHERE key_hash = %(key_hash)s")
 
 SAMPLE = 20_000        # random keys per case; cycled through by the timed calls
 THREADS = 8            # client threads of the throughput case
@@ -33,6 +38,21 @@ def test_round_trip_floor(benchmark, bench_store):
         assert benchmark(bench_store.pool.fetchone, "SELECT 1 AS one") == {"one": 1}
     else:
         assert benchmark(bench_store.redis.ping) is True
+
+
+@pytest.mark.benchmark(group="auth.point_read")
+def test_point_read(benchmark, bench_store, bench_data):
+    """MySQL: SELECT id by the unique hash; Redis: HGET apikey:hash_map. Auth minus the record."""
+    hashes = [hash_raw_key(raw, bench_data.data.encryption_key) for raw in bench_data.sample_raw_keys(SAMPLE)]
+    benchmark.extra_info.update(backend=bench_store.backend, keys=bench_data.keys)
+    if bench_store.backend == "mysql":
+        cycle = itertools.cycle([bytes.fromhex(h) for h in hashes])
+        row = benchmark(lambda: bench_store.pool.fetchone_prepared(POINT_READ, {"key_hash": next(cycle)}))
+        assert row is not None
+    else:
+        cycle = itertools.cycle(hashes)
+        hash_map = bench_store.keys.api_key_hash_map
+        assert benchmark(lambda: bench_store.redis.hget(hash_map, next(cycle))) is not None
 
 
 @pytest.mark.benchmark(group="throughput")

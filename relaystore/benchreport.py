@@ -28,6 +28,7 @@ BACKENDS = ("mysql", "redis")
 # Benchmark group -> what it measures; a path without results is reported as "not measured".
 PATHS: dict[str, str] = {
     "auth": "authenticate() of a random existing key",
+    "auth.point_read": "one indexed lookup of one small value (SELECT id by hash / HGET hash_map)",
     "usage.record": "usage record() of one request into every rollup",
     "lease.acquire_release": "concurrency lease acquire + release",
     "scheduler.read": "schedulable accounts read",
