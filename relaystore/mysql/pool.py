@@ -12,6 +12,9 @@ Pool defaults, chosen by measurement rather than taken from DBUtils:
   transaction(), where nothing is re-sent, so a write is never applied twice.
 - `autocommit=True` and `time_zone='+00:00'` on every connection: one-statement writes commit
   without a second round trip, and DATETIME values are UTC whatever the server's zone.
+- Idle connections are reused last-in first-out (DBUtils hands them out FIFO): at low concurrency
+  one warm connection (and its server thread) serves every call instead of each of N idle ones in
+  turn, which measured ~8% slower per auth with 8 idle connections.
 - Hot reads may be server-side prepared statements (`prepared()` + `fetchone_prepared()`): parsing
   the 55-column auth SELECT took the server ~70 us of a ~300 us call. PyMySQL has no binary
   protocol, so they are SQL-level `PREPARE`d on every new connection (one round trip when it
@@ -157,6 +160,17 @@ def connect_args(settings: Settings, *, database: str | None = None) -> dict[str
     )
 
 
+class _LifoPooledDB(PooledDB):  # type: ignore[misc]
+    """PooledDB that hands out the most recently returned idle connection first."""
+
+    def cache(self, con: Any) -> None:
+        with self._lock:  # DBUtils' Condition wraps an RLock, so cache() may take it again
+            super().cache(con)
+            idle = self._idle_cache
+            if idle and idle[-1] is con:  # connection() pops index 0
+                idle.insert(0, idle.pop())
+
+
 class MySQLPool:
     """The store's connections; use cursor(), write_cursor() or transaction(), never raw connections."""
 
@@ -164,7 +178,7 @@ class MySQLPool:
         self.settings = settings
         self.database = settings.mysql_database if database is None else database
         try:
-            self._pool = PooledDB(
+            self._pool = _LifoPooledDB(
                 creator=_connect,
                 mincached=settings.mysql_pool_min_idle,
                 maxcached=settings.mysql_pool_size,

@@ -1,7 +1,10 @@
-"""Server-side prepared statements of the pool: used where prepared, plain SQL everywhere else."""
+"""Pool tuning: idle connections reused last-in first-out; server-side prepared statements used where
+prepared, plain SQL everywhere else."""
 from __future__ import annotations
 
 import pytest
+
+from contextlib import ExitStack
 
 from relaystore.mysql import pool as pool_module
 from relaystore.mysql.pool import MySQLPool, prepared
@@ -100,3 +103,23 @@ def test_authenticate_executes_the_prepared_auth_statement(mysql_database):
         assert _executes(store.pool) - before == 1
     finally:
         store.close()
+
+
+def _connection_id(pool: MySQLPool) -> int:
+    return int(pool.fetchone("SELECT CONNECTION_ID() AS id")["id"])
+
+
+def test_idle_connections_are_reused_last_in_first_out(mysql_database):
+    pool = MySQLPool(base_settings(mysql_database=mysql_database, mysql_pool_size=4, mysql_pool_min_idle=1))
+    try:
+        with ExitStack() as stack:  # three connections in use at once, returned in this order
+            cursors = [stack.enter_context(pool.cursor()) for _ in range(3)]
+            ids = []
+            for cur in cursors:
+                cur.execute("SELECT CONNECTION_ID() AS id")
+                ids.append(cur.fetchone()["id"])
+        assert len(set(ids)) == 3
+        # ExitStack returned them last-opened first, so the first-opened came back last: it is reused
+        assert [_connection_id(pool) for _ in range(5)] == [ids[0]] * 5
+    finally:
+        pool.close()
