@@ -47,8 +47,15 @@ BENCH_KEYS = _env_int("RELAYSTORE_BENCH_KEYS", SCALE_BASE_KEYS)
 KEEP = os.environ.get("RELAYSTORE_BENCH_KEEP", "") not in ("", "0")
 
 
+# Where the servers are may come from the environment; what the bench writes (database, key prefix,
+# encryption key, key prefix of raw keys) never does, so a run cannot touch a relay's own data.
+SERVER_VARIABLES = ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_POOL_SIZE",
+                    "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB", "REDIS_URL", "REDIS_POOL_SIZE")
+
+
 def bench_settings(**overrides: object) -> Settings:
-    return load_settings(None, environ={"ENCRYPTION_KEY": BENCH_ENCRYPTION_KEY}, **overrides)
+    environ = {name: os.environ[name] for name in SERVER_VARIABLES if name in os.environ}
+    return load_settings(None, environ=environ | {"ENCRYPTION_KEY": BENCH_ENCRYPTION_KEY}, **overrides)
 
 
 @dataclass

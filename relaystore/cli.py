@@ -95,6 +95,8 @@ def _cmd_bench_load(settings: Settings, args: argparse.Namespace) -> int:
     data = benchload.DataSet(keys=args.keys, seed=args.seed, encryption_key=settings.encryption_key,
                              api_key_prefix=settings.api_key_prefix)
     backends = ("mysql", "redis") if args.only is None else (args.only,)
+    if args.drop:
+        return _drop_bench_data(settings, args, backends)
     stores, targets = [], []
     try:
         if "mysql" in backends:
@@ -136,6 +138,27 @@ def _cmd_bench_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _drop_bench_data(settings: Settings, args: argparse.Namespace, backends: Sequence[str]) -> int:
+    """Remove a loaded data set (the same guards as loading: never the relay's own data)."""
+    from . import benchload
+    from .mysql.schema import drop_database
+    from .redis.client import make_client
+
+    if "mysql" in backends:
+        if args.mysql_database == settings.mysql_database:
+            raise InvalidInput(f"--mysql-database {args.mysql_database} is MYSQL_DATABASE; refusing to drop it")
+        drop_database(settings, args.mysql_database)
+        print(f"dropped MySQL database {args.mysql_database}")
+    if "redis" in backends:
+        client = make_client(settings)
+        try:
+            removed = benchload.clear_redis_prefix(client, args.redis_prefix)
+        finally:
+            client.close()
+        print(f"removed {removed:,} Redis keys under {args.redis_prefix!r}")
+    return 0
+
+
 def _cmd_bench_report(settings: Settings | None, args: argparse.Namespace) -> int:
     """Turn pytest-benchmark JSON into the Markdown + JSON target report; exit 1 when a target is missed."""
     from . import benchreport
@@ -163,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--mysql-database", default="relaystore_bench", help="scratch database (default relaystore_bench)")
     load.add_argument("--redis-prefix", default="rs_bench:", help="scratch key prefix (default rs_bench:)")
     load.add_argument("--replace", action="store_true", help="drop the database / prefix's keys first")
+    load.add_argument("--drop", action="store_true", help="only remove the database and the prefix's keys")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(run=_cmd_bench_load)
     report = sub.add_parser("bench-report", help="p50/p99/ops and target ratios from pytest-benchmark JSON")

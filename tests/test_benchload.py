@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import redis as redis_lib
 
 from relaystore import benchload
 from relaystore.cli import main
@@ -96,6 +97,10 @@ def test_cli_loads_both_backends_then_finds_them_loaded(mysql_database, redis_pr
     assert capsys.readouterr().out.count("already holds this data set") == 2
     assert main(cli + ["--keys", "26"]) == 2
     assert "already holds other data" in capsys.readouterr().err
+    assert main(cli + ["--drop"]) == 0
+    assert f"dropped MySQL database {mysql_database}" in capsys.readouterr().out
+    assert not list(redis_lib.Redis().scan_iter(match=redis_prefix + "*", count=1000))
+    assert main(cli + ["--keys", "26"]) == 0  # both targets are empty again
 
 
 def test_cli_refuses_the_relays_own_database_and_prefix(monkeypatch, capsys, tmp_path):
@@ -106,3 +111,6 @@ def test_cli_refuses_the_relays_own_database_and_prefix(monkeypatch, capsys, tmp
     assert "the relay's own database" in capsys.readouterr().err
     assert main(["--env-file", env_file, "bench-load", "--only", "redis", "--redis-prefix", ""]) == 2
     assert "must not be empty" in capsys.readouterr().err
+    assert main(["--env-file", env_file, "bench-load", "--drop", "--mysql-database", "relaystore"]) == 2
+    assert main(["--env-file", env_file, "bench-load", "--drop", "--only", "redis", "--redis-prefix", ""]) == 2
+    assert "without a key prefix" in capsys.readouterr().err
