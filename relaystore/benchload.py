@@ -107,6 +107,10 @@ class ApiKeyFamily:
 FAMILIES: list[Family] = [ApiKeyFamily()]
 
 
+# Items of a family already in a MySQL database; a new family adds its count here.
+_COUNTS = {"api_keys": "SELECT COUNT(*) AS n FROM api_keys"}
+
+
 class MySQLTarget:
     """Writes batches through a MySQLPool, one transaction per batch."""
 
@@ -125,9 +129,8 @@ class MySQLTarget:
                 cur.executemany(INSERT_API_KEY_TAG, tags)
 
     def count(self, family: str) -> int:
-        """Rows a family holds (for resume checks); only families this module loads."""
-        tables = {"api_keys": "api_keys"}
-        row = self.pool.fetchone(f"SELECT COUNT(*) AS n FROM {tables[family]}")
+        """Rows a family holds (is_loaded() checks api_keys)."""
+        row = self.pool.fetchone(_COUNTS[family])
         return int(row["n"]) if row else 0
 
 
@@ -184,10 +187,10 @@ class RedisTarget:
         commands.append(_resp(["HSET", k.api_key_hash_map,
                                *[part for key in items for part in (key.key_hash, key.id)]]))
         commands.append(_resp(["SADD", k.api_key_idx_all, *ids]))
-        for index, score in ((k.api_key_idx_created_at, lambda key: key.created_at),
-                             (k.api_key_idx_last_used_at, lambda key: key.last_used_at)):
-            commands.append(_resp(["ZADD", index,
-                                   *[part for key in items for part in (str(_ms(score(key))), key.id)]]))
+        commands.append(_resp(["ZADD", k.api_key_idx_created_at,
+                               *[p for key in items for p in (str(_ms(key.created_at)), key.id)]]))
+        commands.append(_resp(["ZADD", k.api_key_idx_last_used_at,
+                               *[p for key in items for p in (str(_ms(key.last_used_at)), key.id)]]))
         commands.append(_resp(["ZADD", k.api_key_idx_name, *[p for key in items for p in ("0", _name_member(key))]]))
         active = [key.id for key in items if key.is_active and not key.is_deleted]
         if active:
@@ -199,10 +202,13 @@ class RedisTarget:
         self._send(commands)
 
     def count(self, family: str) -> int:
+        """Items of a family already under the prefix (is_loaded() checks api_keys)."""
         from .redis.client import redis_errors
 
+        if family != "api_keys":
+            raise ValueError(f"no Redis count for {family}")
         with redis_errors():
-            return int(self.client.hlen(self.keys.api_key_hash_map)) if family == "api_keys" else 0
+            return int(self.client.hlen(self.keys.api_key_hash_map))
 
 
 class Progress:
@@ -232,7 +238,7 @@ class Progress:
 
 @dataclass
 class LoadReport:
-    """Items written per family and backend, and the wall time."""
+    """Items written per family (to every target), and the wall time."""
 
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -274,9 +280,14 @@ def clear_redis_prefix(client: Any, prefix: str) -> int:
     pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
     removed = 0
     with redis_errors():
-        batch = list(client.scan_iter(match=pattern, count=5000))
-        for start in range(0, len(batch), 5000):
-            removed += int(client.delete(*batch[start:start + 5000]))
+        batch: list[Any] = []
+        for key in client.scan_iter(match=pattern, count=5000):  # deleting seen keys mid-SCAN is safe
+            batch.append(key)
+            if len(batch) == 5000:
+                removed += int(client.delete(*batch))
+                batch = []
+        if batch:
+            removed += int(client.delete(*batch))
     return removed
 
 

@@ -280,9 +280,9 @@ class Report:
             out.append("not measured")
         out += ["", "## Targets (p50, same run)", "", "| target | value | limit | status |", "|---|---:|---:|---|"]
         for c in self.checks:
-            value = "—" if c.value is None else f"{c.value:.2f}"
+            shown = "—" if c.value is None else f"{c.value:.2f}"
             status = c.status + (f" ({c.detail})" if c.detail and c.value is None else "")
-            out.append(f"| {c.target.name} | {value} | {c.target.describe()} | {status} |")
+            out.append(f"| {c.target.name} | {shown} | {c.target.describe()} | {status} |")
         batched = [m for m in self.measures if m.iterations > 1]
         if batched:
             out += ["", "Note: p99 of " + ", ".join(f"{m.name}" for m in batched)

@@ -97,7 +97,8 @@ def _cmd_bench_load(settings: Settings, args: argparse.Namespace) -> int:
     backends = ("mysql", "redis") if args.only is None else (args.only,)
     if args.drop:
         return _drop_bench_data(settings, args, backends)
-    stores, targets = [], []
+    stores: list[Store] = []
+    targets: list[benchload.MySQLTarget | benchload.RedisTarget] = []
     try:
         if "mysql" in backends:
             if args.mysql_database == settings.mysql_database:

@@ -285,17 +285,20 @@ class MySQLPool:
 
     def fetchone_prepared(self, stmt: Prepared, params: dict[str, Any]) -> dict[str, Any] | None:
         """fetchone() of a registered statement: EXECUTE where this connection prepared it, else the SQL."""
+        row: dict[str, Any] | None
         with self.cursor() as cur:
             if stmt.name in getattr(cur.connection, "_relaystore_prepared", ()):
                 try:
                     cur.execute(stmt.execute_sql, params)
-                    return cur.fetchone()
+                    row = cur.fetchone()
+                    return row
                 except pymysql.err.MySQLError as exc:
                     if not exc.args or exc.args[0] != ER.UNKNOWN_STMT_HANDLER:
                         raise
                     cur.connection._relaystore_prepared.discard(stmt.name)  # deallocated: go unprepared
             cur.execute(stmt.sql, params)
-            return cur.fetchone()
+            row = cur.fetchone()
+            return row
 
     def fetchall(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         """Run one read and return all rows."""
