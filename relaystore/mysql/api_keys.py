@@ -28,8 +28,9 @@ def _packed(alias: str = "") -> str:
     PyMySQL parses a column-definition packet per result column in Python on every query; for 55
     columns that was ~2/3 of the auth path's time. One JSON column costs one definition, and the
     row decodes in C (json.loads). Hash as lower-case hex (a BINARY value has no JSON form).
-    Both MariaDB and MySQL 8 render DATETIME as "YYYY-MM-DD hh:mm:ss.fff[fff]" and DECIMAL as a
-    JSON number; TEXT columns holding JSON stay strings, so their text is decoded exactly as stored.
+    DATETIME arrives as "YYYY-MM-DD hh:mm:ss.fff" (MariaDB; MySQL 8 documents six fraction digits,
+    which the decoder reads too) and DECIMAL as a JSON number; TEXT columns holding JSON stay
+    strings, so their text is decoded exactly as stored.
     """
     return "JSON_ARRAY(" + ", ".join(f"LOWER(HEX({alias}{c}))" if c == "key_hash" else alias + c
                                      for c in COLUMNS) + ")"

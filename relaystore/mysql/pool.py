@@ -14,11 +14,11 @@ Pool defaults, chosen by measurement rather than taken from DBUtils:
   without a second round trip, and DATETIME values are UTC whatever the server's zone.
 - Idle connections are reused last-in first-out (DBUtils hands them out FIFO): at low concurrency
   one warm connection (and its server thread) serves every call instead of each of N idle ones in
-  turn, which measured ~8% slower per auth with 8 idle connections.
+  turn, which measured ~7% slower per auth with 8 idle connections.
 - Hot reads may be server-side prepared statements (`prepared()` + `fetchone_prepared()`): parsing
   the 55-column auth SELECT took the server ~70 us of a ~300 us call. PyMySQL has no binary
-  protocol, so they are SQL-level `PREPARE`d on every new connection (one round trip when it
-  opens, before any caller sees it) and run as `EXECUTE name USING <escaped literals>`, which
+  protocol, so they are SQL-level `PREPARE`d on every new connection (a round trip per statement
+  when it opens, before any caller sees it) and run as `EXECUTE name USING <escaped literals>`, which
   MariaDB accepts; MySQL only takes @variables there, so on MySQL (and wherever PREPARE failed,
   e.g. a database without the schema yet) the same statement simply runs unprepared.
 """
