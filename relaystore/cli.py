@@ -1,13 +1,15 @@
 """The `relaystore` console command: db init, db check, db purge-expired, demo (later: migrate, verify, export, ...)."""
+"""The `relaystore` console command: db init, db check, demo, bench-load, bench-report (later: migrate, ...)."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from dataclasses import replace
 from typing import Sequence
 
 from .config import Settings, load_settings
-from .errors import RelayStoreError
+from .errors import InvalidInput, RelayStoreError
 
 
 def _cmd_db_init(settings: Settings, args: argparse.Namespace) -> int:
@@ -109,6 +111,89 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if result.ok and not wrong.ok else 1
 
 
+def _cmd_bench_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Load the benchmark data set into a scratch MySQL database and/or Redis prefix (never the relay's own)."""
+    from . import benchload
+    from .mysql.schema import drop_database, init_database
+    from .store import Store
+
+    if args.keys < 1 or args.batch_size < 1:
+        raise InvalidInput("--keys and --batch-size must be at least 1")
+    data = benchload.DataSet(keys=args.keys, seed=args.seed, encryption_key=settings.encryption_key,
+                             api_key_prefix=settings.api_key_prefix)
+    backends = ("mysql", "redis") if args.only is None else (args.only,)
+    if args.drop:
+        return _drop_bench_data(settings, args, backends)
+    stores: list[Store] = []
+    targets: list[benchload.MySQLTarget | benchload.RedisTarget] = []
+    try:
+        if "mysql" in backends:
+            if args.mysql_database == settings.mysql_database:
+                raise InvalidInput(f"--mysql-database {args.mysql_database} is MYSQL_DATABASE, the relay's own "
+                                   "database; load benchmark data into a database of its own")
+            if args.replace:
+                drop_database(settings, args.mysql_database)
+            init_database(settings, database=args.mysql_database)
+            store = Store(replace(settings, database_type="mysql", mysql_database=args.mysql_database))
+            stores.append(store)
+            targets.append(benchload.MySQLTarget(store.pool))
+        if "redis" in backends:
+            if not args.redis_prefix:
+                raise InvalidInput("--redis-prefix must not be empty: the empty prefix is the relay's own data")
+            store = Store(replace(settings, database_type="redis", redis_key_prefix=args.redis_prefix))
+            stores.append(store)
+            if args.replace:
+                benchload.clear_redis_prefix(store.redis, args.redis_prefix)
+            targets.append(benchload.RedisTarget(store.redis, store.keys))
+        where = {"mysql": f"MySQL database {args.mysql_database}", "redis": f"Redis prefix {args.redis_prefix!r}"}
+        pending = []
+        for target in targets:
+            if benchload.is_loaded(data, target):
+                print(f"{where[target.backend]}: already holds this data set ({args.keys:,} keys, seed {args.seed})")
+            elif target.count("api_keys"):
+                raise InvalidInput(f"{where[target.backend]} already holds other data; rerun with --replace")
+            else:
+                pending.append(target)
+        if pending:
+            report = benchload.load(data, pending, batch_size=args.batch_size,
+                                    progress=None if args.quiet else benchload.Progress)
+            for line in report.lines():
+                print(line)
+            print("loaded into " + ", ".join(where[t.backend] for t in pending))
+    finally:
+        for store in stores:
+            store.close()
+    return 0
+
+
+def _drop_bench_data(settings: Settings, args: argparse.Namespace, backends: Sequence[str]) -> int:
+    """Remove a loaded data set (the same guards as loading: never the relay's own data)."""
+    from . import benchload
+    from .mysql.schema import drop_database
+    from .redis.client import make_client
+
+    if "mysql" in backends:
+        if args.mysql_database == settings.mysql_database:
+            raise InvalidInput(f"--mysql-database {args.mysql_database} is MYSQL_DATABASE; refusing to drop it")
+        drop_database(settings, args.mysql_database)
+        print(f"dropped MySQL database {args.mysql_database}")
+    if "redis" in backends:
+        client = make_client(settings)
+        try:
+            removed = benchload.clear_redis_prefix(client, args.redis_prefix)
+        finally:
+            client.close()
+        print(f"removed {removed:,} Redis keys under {args.redis_prefix!r}")
+    return 0
+
+
+def _cmd_bench_report(settings: Settings | None, args: argparse.Namespace) -> int:
+    """Turn pytest-benchmark JSON into the Markdown + JSON target report; exit 1 when a target is missed."""
+    from . import benchreport
+
+    return benchreport.main(args.json_file, out_dir=args.out_dir, strict=args.strict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relaystore", description=__doc__)
     parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default .env)")
@@ -125,6 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows per DELETE (default 1000); each batch commits on its own")
     purge.set_defaults(run=_cmd_db_purge_expired)
     sub.add_parser("demo", help="create, authenticate and remove one API key").set_defaults(run=_cmd_demo)
+    load = sub.add_parser("bench-load", help="load N benchmark API keys into a scratch database and Redis prefix")
+    load.add_argument("--keys", type=int, default=100_000, help="API keys to generate (default 100,000)")
+    load.add_argument("--seed", type=int, default=1, help="data set seed (same seed, same data)")
+    load.add_argument("--batch-size", type=int, default=2_000, help="records per INSERT transaction / pipeline")
+    load.add_argument("--only", choices=("mysql", "redis"), help="load one backend only (default both)")
+    load.add_argument("--mysql-database", default="relaystore_bench", help="scratch database (default relaystore_bench)")
+    load.add_argument("--redis-prefix", default="rs_bench:", help="scratch key prefix (default rs_bench:)")
+    load.add_argument("--replace", action="store_true", help="drop the database / prefix's keys first")
+    load.add_argument("--drop", action="store_true", help="only remove the database and the prefix's keys")
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(run=_cmd_bench_load)
+    report = sub.add_parser("bench-report", help="p50/p99/ops and target ratios from pytest-benchmark JSON")
+    report.add_argument("json_file", help="the file written by pytest --benchmark-json")
+    report.add_argument("--out-dir", help="also write report.md and report.json here")
+    report.add_argument("--strict", action="store_true", help="a path that was not measured also fails")
+    report.set_defaults(run=_cmd_bench_report, needs_settings=False)
     return parser
 
 
@@ -132,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if not getattr(args, "needs_settings", True):
+            return int(args.run(None, args))
         overrides = {"database_type": args.backend} if args.backend else {}
         settings = load_settings(args.env_file, **overrides)
         return int(args.run(settings, args))

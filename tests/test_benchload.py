@@ -1,0 +1,116 @@
+"""The benchmark data generator: the same records on both backends, readable through the DAOs."""
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+
+from relaystore import benchload
+from relaystore.cli import main
+from relaystore.redis.keys import API_KEY_TTL_SECONDS
+from tests.conftest import TEST_ENCRYPTION_KEY
+
+KEYS = 30
+
+
+def _target(store):
+    if store.backend == "mysql":
+        return benchload.MySQLTarget(store.pool)
+    return benchload.RedisTarget(store.redis, store.keys)
+
+
+@pytest.fixture
+def data():
+    return benchload.DataSet(keys=KEYS, encryption_key=TEST_ENCRYPTION_KEY)
+
+
+def test_data_set_is_deterministic_per_seed(data):
+    again = benchload.DataSet(keys=KEYS, encryption_key=TEST_ENCRYPTION_KEY, now=data.now)
+    other = benchload.DataSet(keys=KEYS, encryption_key=TEST_ENCRYPTION_KEY, seed=2, now=data.now)
+    assert [again.api_key(i) for i in range(KEYS)] == [data.api_key(i) for i in range(KEYS)]
+    assert other.raw_key(0) != data.raw_key(0) and other.key_id(0) != data.key_id(0)
+    assert len({data.raw_key(i) for i in range(KEYS)}) == KEYS
+    assert data.raw_key(3).startswith("cr_") and len(data.raw_key(3)) == 67
+
+
+def test_loaded_keys_read_back_as_generated_and_authenticate(store, data):
+    report = benchload.load(data, [_target(store)], batch_size=7)
+    assert report.counts == {"api_keys": KEYS}
+    for i in (0, 1, 12, KEYS - 1):
+        assert store.api_keys.get(data.key_id(i)) == data.api_key(i)
+        result = store.api_keys.authenticate(data.raw_key(i))
+        assert result.ok and result.key == data.api_key(i)
+
+
+def test_loaded_keys_are_in_the_listing_indexes(store, data):
+    benchload.load(data, [_target(store)], batch_size=7)
+    assert store.api_keys.list(page_size=100).total == KEYS
+    tagged = {data.key_id(i) for i in range(KEYS) if "prod" in data.api_key(i).tags}
+    assert tagged and {k.id for k in store.api_keys.list(tag="prod", page_size=100).items} == tagged
+    assert [k.id for k in store.api_keys.list(search="bench key 0000012").items] == [data.key_id(12)]
+    newest = store.api_keys.list(page_size=1).items[0]
+    assert newest.id == data.key_id(KEYS - 1)
+
+
+def test_redis_load_arms_the_upstream_ttl(redis_store, data):
+    benchload.load(data, [_target(redis_store)])
+    ttl = redis_store.redis.ttl(redis_store.keys.api_key(data.key_id(5)))
+    assert API_KEY_TTL_SECONDS - 60 < ttl <= API_KEY_TTL_SECONDS
+
+
+def test_is_loaded_needs_the_full_set_with_the_same_hashes(store, data):
+    target = _target(store)
+    assert not benchload.is_loaded(data, target)
+    benchload.load(data, [target])
+    assert benchload.is_loaded(data, target)
+    bigger = benchload.DataSet(keys=KEYS + 1, encryption_key=TEST_ENCRYPTION_KEY)
+    other_salt = benchload.DataSet(keys=KEYS, encryption_key="another-encryption-key-000000000")
+    assert not benchload.is_loaded(bigger, target) and not benchload.is_loaded(other_salt, target)
+
+
+def test_clear_redis_prefix_refuses_the_empty_prefix(redis_store):
+    with pytest.raises(benchload.InvalidInput, match="prefix"):
+        benchload.clear_redis_prefix(redis_store.redis, "")
+
+
+def test_progress_line_reports_count_and_percent():
+    class Sink:
+        text = ""
+
+        def write(self, s):
+            Sink.text += s
+
+    bar = benchload.Progress(200, "api_keys -> mysql", stream=Sink())
+    bar.update(100)
+    bar.update(200)
+    assert "100/200 50%" in Sink.text and "200/200 100%" in Sink.text
+
+
+def test_cli_loads_both_backends_then_finds_them_loaded(mysql_database, redis_prefix, monkeypatch, capsys,
+                                                       tmp_path):
+    monkeypatch.setenv("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
+    monkeypatch.setenv("MYSQL_DATABASE", "relaystore")
+    cli = ["--env-file", str(tmp_path / "absent.env"), "bench-load", "--batch-size", "10", "--quiet",
+           "--mysql-database", mysql_database, "--redis-prefix", redis_prefix]
+    assert main(cli + ["--keys", "25"]) == 0
+    assert "api_keys: 25" in capsys.readouterr().out
+    assert main(cli + ["--keys", "25"]) == 0
+    assert capsys.readouterr().out.count("already holds this data set") == 2
+    assert main(cli + ["--keys", "26"]) == 2
+    assert "already holds other data" in capsys.readouterr().err
+    assert main(cli + ["--drop"]) == 0
+    assert f"dropped MySQL database {mysql_database}" in capsys.readouterr().out
+    assert not list(redis_lib.Redis().scan_iter(match=redis_prefix + "*", count=1000))
+    assert main(cli + ["--keys", "26"]) == 0  # both targets are empty again
+
+
+def test_cli_refuses_the_relays_own_database_and_prefix(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
+    monkeypatch.setenv("MYSQL_DATABASE", "relaystore")
+    env_file = str(tmp_path / "absent.env")
+    assert main(["--env-file", env_file, "bench-load", "--mysql-database", "relaystore"]) == 2
+    assert "the relay's own database" in capsys.readouterr().err
+    assert main(["--env-file", env_file, "bench-load", "--only", "redis", "--redis-prefix", ""]) == 2
+    assert "must not be empty" in capsys.readouterr().err
+    assert main(["--env-file", env_file, "bench-load", "--drop", "--mysql-database", "relaystore"]) == 2
+    assert main(["--env-file", env_file, "bench-load", "--drop", "--only", "redis", "--redis-prefix", ""]) == 2
+    assert "without a key prefix" in capsys.readouterr().err
