@@ -23,6 +23,7 @@ import yaml
 from relaystore.mysql.pool import connect_args
 from relaystore.mysql.schema import drop_database
 from tests.conftest import TEST_ENCRYPTION_KEY, _require_server, base_settings
+from tests.test_docs import _table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -109,6 +110,16 @@ def test_ports_are_published_on_loopback_only() -> None:
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this host"
+
+
+def test_variables_are_documented_and_every_dollar_is_escaped_or_a_variable() -> None:
+    documented = set(_table_rows("README.md"))
+    used = set()
+    for text in _strings(COMPOSE):
+        interpolate(text, {})                                   # raises on a bare $
+        used |= {m.group(1) for m in _DOLLAR.finditer(text) if m.group(1)}
+    assert used >= {"MYSQL_ROOT_PASSWORD", "REDIS_PASSWORD"}
+    assert used - documented == set(), "compose variables missing from README.md's tables"
 
 
 def test_dockerfile_copies_existing_paths_and_points_db_init_at_the_sql() -> None:
