@@ -1,5 +1,4 @@
-"""The `relaystore` console command: db init, db check, db purge-expired, demo (later: migrate, verify, export, ...)."""
-"""The `relaystore` console command: db init, db check, demo, bench-load, bench-report (later: migrate, ...)."""
+"""The `relaystore` console command: db init/check/purge-expired, demo, bench-load, bench-report."""
 from __future__ import annotations
 
 import argparse

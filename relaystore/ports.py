@@ -4,10 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from .records import Account, AccountGroup, ApiKey, AuthResult, Page
-from .records import (AccountBalance, AdminCredentials, AdminSession, ApiKey, AuthResult, OAuthSession, Page, RequestDetail,
-                      User, UserSession)
-from .records import ApiKey, AuthResult, CostLimits, Page, UsageBreakdown, UsageRow, UsageTotals
+from .records import (Account, AccountBalance, AccountGroup, AdminCredentials, AdminSession, ApiKey, AuthResult,
+                      CostLimits, OAuthSession, Page, RequestDetail, UsageBreakdown, UsageRow, UsageTotals, User,
+                      UserSession)
 
 
 class ApiKeyStore(Protocol):

@@ -4,11 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import AccountGroupStore, AccountStore, ApiKeyStore
-from .ports import AccountStateStore, AdminStore, ApiKeyStore, RequestDetailStore, SessionStore, SettingsStore, UserStore
-from .ports import ApiKeyStore, UsageStore
-from .ports import ApiKeyStore
-from .ports import LeaseStore, QueueStore, RateLimitStore  # issue 5
+from .ports import (AccountGroupStore, AccountStateStore, AccountStore, AdminStore, ApiKeyStore, LeaseStore,
+                    QueueStore, RateLimitStore, RequestDetailStore, SessionStore, SettingsStore, UsageStore,
+                    UserStore)
 
 
 class Store:
