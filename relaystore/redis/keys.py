@@ -69,3 +69,9 @@ class Keys:
     # --- accounts, groups, users, sessions, misc (§7, §8): issue 4 ---
 
     # --- concurrency, queues, rate limits (§5, §6): issue 5 ---
+
+    # --- migration bookkeeping: issue 6 (not upstream's; the relay ignores it) ---
+    @property
+    def migration_seq(self) -> str:
+        """INCR'd inside the MULTI that reads keys for a copy to MySQL: orders concurrent copies."""
+        return f"{self.prefix}relaystore:migration:seq"

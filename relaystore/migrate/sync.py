@@ -1,0 +1,155 @@
+"""The one routine that copies Redis keys into MySQL: bulk copy, catch-up and dual-mode writes use it.
+
+copy(family, keys):
+1. read the keys' values and PTTLs from Redis in one MULTI that also INCRs the copy sequence;
+2. decode and validate each value (a bad one is reported with its key and not written);
+3. in one MySQL transaction: claim the keys in migration_sync at that sequence number, then
+   upsert the records of present keys and delete those of vanished keys — except keys a newer
+   copy has already written (mysql_writer.guard).
+
+Whatever the interleaving of copies of one key, MySQL ends with the value of the copy that read
+Redis last, and each Redis write in dual mode is followed by its own copy: so MySQL converges on
+Redis's value, counters included, with no increment applied twice or lost.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import redis
+
+from ..errors import BackendUnavailable, DataError, RelayStoreError
+from ..mysql.pool import MySQLPool
+from ..redis.keys import Keys
+from .family import Family
+from .mysql_writer import ColumnChecker, copy_transaction, guard, retry_deadlocks
+from .redis_reader import fetch
+
+ON_ERROR = ("skip", "stop")
+# A codec message ends with a repr of the offending value ("...: 'lots'"); logs never show values.
+_VALUE_TAIL = re.compile(r":\s*(['\"]).*\Z", re.S)
+
+
+def redact(message: str) -> str:
+    """The message without a trailing quoted value (values may be secrets; keys and field names are not)."""
+    return _VALUE_TAIL.sub("", message)
+
+
+@dataclass
+class CopyResult:
+    """What one copy did; `errors` holds (key, message) without values."""
+
+    read: int = 0          # keys found in Redis
+    written: int = 0       # records upserted (dry run: would be)
+    gone: int = 0          # keys absent from Redis whose MySQL records were removed (dry run: would be)
+    stale: int = 0         # keys a newer copy had already written
+    skipped: int = 0       # bad values, not written
+    failed: int = 0        # good values whose write failed
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seq: int | None = None
+
+    def add(self, other: "CopyResult") -> None:
+        for name in ("read", "written", "gone", "stale", "skipped", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+class Copier:
+    """Copies keys of any family from one Redis keyspace into one MySQL database."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, pool: MySQLPool) -> None:
+        self.client = client
+        self.keys = keys
+        self.pool = pool
+        self.checker = ColumnChecker(pool)
+        # Test hook: called with "read", "written" (before COMMIT) and "committed" for each batch.
+        self.hook: Callable[[str], None] | None = None
+
+    def _stage(self, name: str) -> None:
+        if self.hook is not None:
+            self.hook(name)
+
+    def copy(self, family: Family, keys: Sequence[str], *, dry_run: bool = False,
+             on_error: str = "skip") -> CopyResult:
+        """Copy these relative keys of `family` (absent ones delete their records); see the module doc."""
+        result = CopyResult()
+        items = []
+        for key in dict.fromkeys(keys):
+            source = family.owns(key)
+            if source is None:
+                raise ValueError(f"{key} does not belong to family {family.name}")
+            items.append((key, source.type))
+        fetched, result.seq = fetch(self.client, self.keys.prefix, items,
+                                    seq_key=None if dry_run else self.keys.migration_seq)
+        self._stage("read")
+        records: dict[str, Any] = {}
+        gone: list[str] = []
+        for item in fetched:
+            if item.error is not None:
+                result.skipped += 1
+                result.errors.append((item.key, item.error))
+                continue
+            if item.value is None:
+                gone.append(item.key)
+                continue
+            result.read += 1
+            try:
+                record = family.decode(item.key, item.value, item.pttl_ms)
+                family.check(record, self.checker)
+            except DataError as exc:
+                result.skipped += 1
+                result.errors.append((item.key, redact(str(exc))))
+                continue
+            records[item.key] = record
+        if result.errors and on_error == "stop":
+            return result
+        if dry_run:
+            result.written, result.gone = len(records), len(gone)
+            return result
+        assert result.seq is not None
+        try:
+            self._write(family, records, gone, result.seq, result)
+        except BackendUnavailable:
+            raise
+        except RelayStoreError as exc:
+            if on_error == "stop" or len(records) + len(gone) <= 1:
+                result.failed += len(records) + len(gone)
+                result.errors.append((next(iter([*records, *gone]), family.name), redact(str(exc))))
+                return result
+            # One record spoils the batch: write them one by one to find it, keep the rest.
+            for key, record in records.items():
+                self._write_one(family, {key: record}, [], result.seq, result)
+            for key in gone:
+                self._write_one(family, {}, [key], result.seq, result)
+        return result
+
+    def _write_one(self, family: Family, records: dict[str, Any], gone: list[str], seq: int,
+                   result: CopyResult) -> None:
+        try:
+            self._write(family, records, gone, seq, result)
+        except BackendUnavailable:
+            raise
+        except RelayStoreError as exc:
+            result.failed += 1
+            result.errors.append((next(iter([*records, *gone])), redact(str(exc))))
+
+    def _write(self, family: Family, records: dict[str, Any], gone: list[str], seq: int,
+               result: CopyResult) -> None:
+        def work() -> tuple[int, int, int]:
+            with copy_transaction(self.pool) as cur:
+                stale = guard(cur, family.name, [*records, *gone], seq)
+                fresh = [r for k, r in records.items() if k not in stale]
+                vanished = [k for k in gone if k not in stale]
+                if fresh:
+                    family.write_mysql(cur, fresh)
+                if vanished:
+                    family.delete_mysql(cur, vanished)
+                self._stage("written")
+            return len(fresh), len(vanished), len(stale)
+
+        written, vanished, stale = retry_deadlocks(work)
+        self._stage("committed")
+        result.written += written
+        result.gone += vanished
+        result.stale += stale
