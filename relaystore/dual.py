@@ -55,13 +55,14 @@ WRITES: dict[str, dict[str, Touched]] = {
 class DualDAO:
     """One family's DAO in dual mode: WRITES methods run on Redis then copy to MySQL; the rest read."""
 
-    def __init__(self, name: str, redis_dao: Any, mysql_dao: Any, read_from: str, copier: "Copier") -> None:
+    def __init__(self, name: str, redis_dao: Any, mysql_dao: Any, read_from: str, copier: "Copier",
+                 writes: dict[str, Touched] | None = None) -> None:
         self._name = name
         self._redis = redis_dao
         self._mysql = mysql_dao
         self._read = mysql_dao if read_from == "mysql" else redis_dao
         self._copier = copier
-        self._writes = WRITES[name]
+        self._writes = WRITES[name] if writes is None else writes
 
     def replicate(self, keys: Sequence[str]) -> None:
         """Copy these Redis keys' current values into MySQL (DataError if one cannot be stored)."""

@@ -134,17 +134,31 @@ def populated(settings: Settings) -> Callable[[int], list[ApiKey]]:
 
 
 def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] = (SEQ_KEY,)) -> dict[str, Any]:
-    """{relative key: (type, value, ttl seconds)} of everything under a prefix."""
+    """{relative key: (type, value, ttl seconds)} of everything under a prefix (bytes decoded losslessly)."""
+    raw = redis_lib.Redis(host="127.0.0.1", port=6379)
+    text = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
     out = {}
-    for full in client.scan_iter(match=prefix + "*", count=1000):
-        key = full[len(prefix):]
-        if key in exclude:
-            continue
-        kind = client.type(full)
-        value: Any = {"string": client.get, "hash": client.hgetall, "set": client.smembers,
-                      "list": lambda k: client.lrange(k, 0, -1),
-                      "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](full)
-        out[key] = (kind, value, client.ttl(full))
+    try:
+        for full in raw.scan_iter(match=prefix.encode() + b"*", count=1000):
+            key = text(full)[len(prefix):]
+            if key in exclude:
+                continue
+            kind = raw.type(full).decode()
+            if kind == "string":
+                value: Any = text(raw.get(full))
+            elif kind == "hash":
+                value = {text(f): text(v) for f, v in raw.hgetall(full).items()}
+            elif kind == "set":
+                value = {text(v) for v in raw.smembers(full)}
+            elif kind == "list":
+                value = [text(v) for v in raw.lrange(full, 0, -1)]
+            elif kind == "zset":
+                value = [(text(m), s) for m, s in raw.zrange(full, 0, -1, withscores=True)]
+            else:
+                value = [(text(i), {text(f): text(v) for f, v in fields.items()}) for i, fields in raw.xrange(full)]
+            out[key] = (kind, value, raw.ttl(full))
+    finally:
+        raw.close()
     return out
 
 
