@@ -88,7 +88,7 @@ def _cmd_migrate_to_mysql(settings: Settings, args: argparse.Namespace) -> int:
 
     options = Options(families=args.families, batch_size=args.batch_size, dry_run=args.dry_run,
                       on_error=args.on_error, delete_missing=args.delete_missing, log_path=args.log_file,
-                      progress=not args.no_progress, kill_at=args.kill_at)
+                      progress=not args.no_progress, workers=args.workers, kill_at=args.kill_at)
     return migrate_redis_to_mysql(settings, options).exit_code
 
 
@@ -168,6 +168,8 @@ def _add_migration_parsers(sub: Any) -> None:
                           help="also delete MySQL records whose Redis key is gone (catch-up after a cutover)")
     to_mysql.add_argument("--log-file", help="JSON-lines log (default migration-<timestamp>.log)")
     to_mysql.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    to_mysql.add_argument("--workers", type=_positive, default=1,
+                          help="copy batches in this many processes (2 uses both cores of a 2-core host)")
     to_mysql.add_argument("--kill-at", type=_kill_at, help=argparse.SUPPRESS)  # tests: SIGKILL self
     to_mysql.set_defaults(run=_cmd_migrate_to_mysql)
     to_redis = msub.add_parser("mysql-to-redis", help="rollback: write upstream's Redis layout from MySQL")

@@ -7,12 +7,16 @@ relay writes in dual mode, it is the catch-up pass (MYSQL_MIGRATION.md).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Iterable, TextIO
+from multiprocessing import get_context
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from ..config import Settings
 from ..errors import ConfigError, InvalidInput
@@ -38,11 +42,14 @@ class Options:
     delete_missing: bool = False
     log_path: str | None = None
     progress: bool = True
+    workers: int = 1
     kill_at: tuple[int, str] | None = None   # test hook: SIGKILL self at (batch number, stage)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise InvalidInput("--batch-size must be at least 1")
+        if self.workers < 1:
+            raise InvalidInput("--workers must be at least 1")
         if self.on_error not in ON_ERROR:
             raise InvalidInput(f"--on-error must be one of {', '.join(ON_ERROR)}")
         if self.kill_at is not None and self.kill_at[1] not in KILL_STAGES:
@@ -103,8 +110,97 @@ class Endpoints:
         self.close()
 
 
-class _Stop(Exception):
-    """--on-error=stop met a bad value."""
+class _Dispatcher:
+    """Runs batch copies in this process, or in `workers` worker processes (results come back here).
+
+    Worker processes are spawned (never forked: a fork would share this process's sockets) and
+    each opens its own connections. They exit on their own if this process dies, so a killed run
+    leaves nothing behind; at most the batches they were writing commit or roll back.
+    """
+
+    def __init__(self, settings: Settings, options: Options, copier: Copier,
+                 handle: Callable[[Family, int, int, CopyResult, float], None]) -> None:
+        self.options = options
+        self.copier = copier
+        self.handle = handle
+        self.inflight: dict[Any, tuple[Family, int, int, float]] = {}
+        self.executor: ProcessPoolExecutor | None = None
+        if options.workers > 1:
+            self.executor = ProcessPoolExecutor(max_workers=options.workers, mp_context=get_context("spawn"),
+                                                initializer=_worker_init, initargs=(settings, options.kill_at))
+            # Start every worker now: connection errors surface before the first batch, and the
+            # per-family timings measure copying, not interpreter start-up.
+            for future in [self.executor.submit(_worker_ready) for _ in range(options.workers)]:
+                future.result()
+
+    def submit(self, family: Family, keys: list[str], batch_no: int) -> None:
+        started = time.monotonic()
+        if self.executor is None:
+            _WORKER["batch"] = batch_no
+            res = self.copier.copy(family, keys, dry_run=self.options.dry_run, on_error=self.options.on_error)
+            self.handle(family, batch_no, len(keys), res, time.monotonic() - started)
+            return
+        while len(self.inflight) >= 2 * self.options.workers:
+            self._wait(FIRST_COMPLETED)
+        future = self.executor.submit(_worker_copy, family.name, keys, batch_no, self.options.dry_run,
+                                      self.options.on_error)
+        self.inflight[future] = (family, batch_no, len(keys), started)
+
+    def _wait(self, how: str) -> None:
+        done, _ = wait(list(self.inflight), return_when=how)
+        for future in sorted(done, key=lambda f: self.inflight[f][1]):
+            family, batch_no, count, started = self.inflight.pop(future)
+            self.handle(family, batch_no, count, future.result(), time.monotonic() - started)
+
+    def drain(self) -> None:
+        """Wait for every batch handed out."""
+        while self.inflight:
+            self._wait(FIRST_COMPLETED)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+# Worker-process state (also the in-process batch number the kill hook looks at).
+_WORKER: dict[str, Any] = {"batch": 0}
+
+
+def _kill_hook(kill_at: tuple[int, str], *, parent: bool) -> Callable[[str], None]:
+    def hook(stage: str) -> None:
+        if (_WORKER["batch"], stage) == kill_at:
+            if parent:
+                os.kill(os.getppid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGKILL)
+    return hook
+
+
+def _worker_init(settings: Settings, kill_at: tuple[int, str] | None) -> None:
+    ends = Endpoints(settings)
+    copier = Copier(ends.redis, ends.keys, ends.pool)
+    if kill_at is not None:
+        copier.hook = _kill_hook(kill_at, parent=True)
+    _WORKER.update(ends=ends, copier=copier)
+    parent = os.getppid()
+
+    def watch_parent() -> None:   # a worker whose run was killed must not linger
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _worker_ready() -> int:
+    time.sleep(0.05)   # hold this worker so the others take the other start-up calls
+    return os.getpid()
+
+
+def _worker_copy(family_name: str, keys: list[str], batch_no: int, dry_run: bool, on_error: str) -> CopyResult:
+    _WORKER["batch"] = batch_no
+    result: CopyResult = _WORKER["copier"].copy(registry.FAMILIES[family_name], keys, dry_run=dry_run,
+                                                on_error=on_error)
+    return result
 
 
 def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: TextIO | None = None) -> RunSummary:
@@ -115,76 +211,82 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
     log = RunLog(log_path)
     progress = Progress(options.progress, err)
     summary = RunSummary([], options.dry_run)
-    batch_no = 0
+    by_name: dict[str, FamilySummary] = {}
+    shown = {"errors": 0}
+
+    def handle(family: Family, batch_no: int, count: int, res: CopyResult, seconds: float) -> None:
+        fam = by_name[family.name]
+        fam.batches += 1
+        fam.totals.add(res)
+        log.write("batch", family=family.name, batch=batch_no, keys=count, read=res.read, written=res.written,
+                  gone=res.gone, stale=res.stale, skipped=res.skipped, failed=res.failed, seq=res.seq,
+                  ms=round(seconds * 1000, 1))
+        for key, message in res.errors:
+            log.write("error", family=family.name, key=key, error=message)
+            if shown["errors"] < MAX_ERRORS_SHOWN:
+                progress.finish(fam.totals.read)
+                print(f"relaystore: {family.name}: {message}", file=err)
+            shown["errors"] += 1
+        progress.update(fam.totals.read + fam.totals.gone + fam.totals.skipped)
+        if res.errors and options.on_error == "stop":
+            summary.stopped = True
+
     with Endpoints(settings) as ends:
         ends.require_tables(chosen, ["migration_sync"])
         copier = Copier(ends.redis, ends.keys, ends.pool)
         if options.kill_at is not None:
-            def hook(stage: str) -> None:
-                if (batch_no, stage) == options.kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-            copier.hook = hook
+            copier.hook = _kill_hook(options.kill_at, parent=False)
         log.write("start", command="redis-to-mysql", dry_run=options.dry_run, batch_size=options.batch_size,
-                  on_error=options.on_error, families=[f.name for f in chosen],
+                  workers=options.workers, on_error=options.on_error, families=[f.name for f in chosen],
                   redis_prefix=settings.redis_key_prefix, mysql_database=settings.mysql_database)
         print(f"relaystore migrate redis-to-mysql{' (dry run: nothing is written)' if options.dry_run else ''}: "
               f"Redis prefix {settings.redis_key_prefix!r} -> MySQL database {settings.mysql_database}; "
               f"log {log_path}", file=err)
+        dispatcher = _Dispatcher(settings, options, copier, handle)
+        batch_no = 0
         try:
             for family in chosen:
-                fam = FamilySummary(family.name)
+                fam = by_name[family.name] = FamilySummary(family.name)
                 summary.families.append(fam)
                 started = time.monotonic()
                 progress.start(family.name)
-                shown = 0
-
-                def run_batch(keys: list[str]) -> None:
-                    nonlocal batch_no, shown
-                    batch_no += 1
-                    t0 = time.monotonic()
-                    res = copier.copy(family, keys, dry_run=options.dry_run, on_error=options.on_error)
-                    fam.batches += 1
-                    fam.totals.add(res)
-                    log.write("batch", family=family.name, batch=fam.batches, keys=len(keys), read=res.read,
-                              written=res.written, gone=res.gone, stale=res.stale, skipped=res.skipped,
-                              failed=res.failed, seq=res.seq, ms=round((time.monotonic() - t0) * 1000, 1))
-                    for key, message in res.errors:
-                        log.write("error", family=family.name, key=key, error=message)
-                        if shown < MAX_ERRORS_SHOWN:
-                            progress.finish(fam.totals.read)
-                            print(f"relaystore: {family.name}: {message}", file=err)
-                        shown += 1
-                    progress.update(fam.totals.read + fam.totals.gone + fam.totals.skipped)
-                    if res.errors and options.on_error == "stop":
-                        raise _Stop
-
-                pending: dict[str, None] = {}
-                for key in scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size):
-                    pending[key] = None
-                    if len(pending) >= options.batch_size:
-                        run_batch(list(pending))
-                        pending.clear()
-                if pending:
-                    run_batch(list(pending))
+                batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
+                                   options.batch_size)
                 if options.delete_missing:
-                    for keys in _missing_in_redis(ends, family, options.batch_size):
-                        run_batch(keys)
+                    batches = itertools.chain(batches, _missing_in_redis(ends, family, options.batch_size))
+                for keys in batches:
+                    if summary.stopped:
+                        break
+                    batch_no += 1
+                    dispatcher.submit(family, keys, batch_no)
+                dispatcher.drain()
                 fam.seconds = time.monotonic() - started
                 progress.finish(fam.totals.read + fam.totals.gone + fam.totals.skipped)
-                if shown > MAX_ERRORS_SHOWN:
-                    print(f"relaystore: {family.name}: {shown - MAX_ERRORS_SHOWN} more errors in {log_path}",
-                          file=err)
                 log.write("summary", family=family.name, **_counts(fam), seconds=round(fam.seconds, 3))
-        except _Stop:
-            summary.stopped = True
-            fam.seconds = time.monotonic() - started
-            log.write("summary", family=fam.name, **_counts(fam), seconds=round(fam.seconds, 3))
-            print("relaystore: stopped at the first bad value (--on-error=stop); nothing after it was written",
-                  file=err)
+                if summary.stopped:
+                    print("relaystore: stopped at the first bad value (--on-error=stop); later batches were not "
+                          "written", file=err)
+                    break
+        finally:
+            dispatcher.close()
+        if shown["errors"] > MAX_ERRORS_SHOWN:
+            print(f"relaystore: {shown['errors'] - MAX_ERRORS_SHOWN} more errors in {log_path}", file=err)
         log.write("end", exit_code=summary.exit_code, stopped=summary.stopped)
     log.close()
     print(render_summary(summary), file=err)
     return summary
+
+
+def _batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Keys in batches of `size` distinct names."""
+    pending: dict[str, None] = {}
+    for key in keys:
+        pending[key] = None
+        if len(pending) >= size:
+            yield list(pending)
+            pending = {}
+    if pending:
+        yield list(pending)
 
 
 def _missing_in_redis(ends: Endpoints, family: Family, batch_size: int) -> Iterable[list[str]]:

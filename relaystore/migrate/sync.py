@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import redis
 
-from ..errors import BackendUnavailable, DataError, RelayStoreError
+from ..errors import AlreadyExists, BackendUnavailable, DataError, RelayStoreError
 from ..mysql.pool import MySQLPool
 from ..redis.keys import Keys
 from .family import Family
@@ -27,13 +27,24 @@ from .mysql_writer import ColumnChecker, copy_transaction, guard, retry_deadlock
 from .redis_reader import fetch
 
 ON_ERROR = ("skip", "stop")
-# A codec message ends with a repr of the offending value ("...: 'lots'"); logs never show values.
-_VALUE_TAIL = re.compile(r":\s*(['\"]).*\Z", re.S)
+# A codec message ends with a repr of the offending value ("...: 'lots'"); a server message quotes
+# the value before "for column"/"for key". Logs and reports show keys and field names, never values.
+_VALUE_TAIL = re.compile(r":\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\Z", re.S)
+_SERVER_VALUE = re.compile(r"'(?:[^'\\]|\\.)*'(?= for (?:column|key))", re.S)
+# Server errors that mean "this value cannot be stored" (a bad value, reported and skipped), not a failure.
+DATA_ERROR_CODES = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 3140, 4025}
 
 
 def redact(message: str) -> str:
-    """The message without a trailing quoted value (values may be secrets; keys and field names are not)."""
-    return _VALUE_TAIL.sub("", message)
+    """The message without the value it quotes (values may be secrets; keys and field names are not)."""
+    return _SERVER_VALUE.sub("<value>", _VALUE_TAIL.sub("", message))
+
+
+def _is_bad_value(exc: RelayStoreError) -> bool:
+    if isinstance(exc, (DataError, AlreadyExists)):
+        return True
+    cause = exc.__cause__
+    return bool(cause is not None and cause.args and cause.args[0] in DATA_ERROR_CODES)
 
 
 @dataclass
@@ -72,7 +83,12 @@ class Copier:
 
     def copy(self, family: Family, keys: Sequence[str], *, dry_run: bool = False,
              on_error: str = "skip") -> CopyResult:
-        """Copy these relative keys of `family` (absent ones delete their records); see the module doc."""
+        """Copy these relative keys of `family` (absent ones delete their records); see the module doc.
+
+        A dry run also checks each record against the column limits MySQL would enforce. A real run
+        leaves that to MySQL (strict mode) and, when a batch is refused, halves it until the refused
+        key is found, so one bad value costs a few extra transactions, not a per-key check of every key.
+        """
         result = CopyResult()
         items = []
         for key in dict.fromkeys(keys):
@@ -83,64 +99,65 @@ class Copier:
         fetched, result.seq = fetch(self.client, self.keys.prefix, items,
                                     seq_key=None if dry_run else self.keys.migration_seq)
         self._stage("read")
-        records: dict[str, Any] = {}
-        gone: list[str] = []
+        work: list[tuple[str, Any]] = []   # (key, record), record None for a key gone from Redis
         for item in fetched:
             if item.error is not None:
                 result.skipped += 1
                 result.errors.append((item.key, item.error))
                 continue
             if item.value is None:
-                gone.append(item.key)
+                work.append((item.key, None))
                 continue
             result.read += 1
             try:
                 record = family.decode(item.key, item.value, item.pttl_ms)
-                family.check(record, self.checker)
+                if dry_run:
+                    family.check(record, self.checker)
             except DataError as exc:
                 result.skipped += 1
                 result.errors.append((item.key, redact(str(exc))))
                 continue
-            records[item.key] = record
+            work.append((item.key, record))
         if result.errors and on_error == "stop":
             return result
         if dry_run:
-            result.written, result.gone = len(records), len(gone)
+            result.written = sum(1 for _, r in work if r is not None)
+            result.gone = len(work) - result.written
             return result
         assert result.seq is not None
-        try:
-            self._write(family, records, gone, result.seq, result)
-        except BackendUnavailable:
-            raise
-        except RelayStoreError as exc:
-            if on_error == "stop" or len(records) + len(gone) <= 1:
-                result.failed += len(records) + len(gone)
-                result.errors.append((next(iter([*records, *gone]), family.name), redact(str(exc))))
-                return result
-            # One record spoils the batch: write them one by one to find it, keep the rest.
-            for key, record in records.items():
-                self._write_one(family, {key: record}, [], result.seq, result)
-            for key in gone:
-                self._write_one(family, {}, [key], result.seq, result)
+        self._write_isolating(family, work, result.seq, result, on_error)
         return result
 
-    def _write_one(self, family: Family, records: dict[str, Any], gone: list[str], seq: int,
-                   result: CopyResult) -> None:
+    def _write_isolating(self, family: Family, work: list[tuple[str, Any]], seq: int, result: CopyResult,
+                         on_error: str) -> None:
+        """Write `work`; if MySQL refuses it, halve it to find and report the refused keys."""
+        if not work:
+            return
         try:
-            self._write(family, records, gone, seq, result)
+            self._write(family, work, seq, result)
+            return
         except BackendUnavailable:
             raise
         except RelayStoreError as exc:
-            result.failed += 1
-            result.errors.append((next(iter([*records, *gone])), redact(str(exc))))
+            if len(work) > 1:
+                middle = len(work) // 2
+                self._write_isolating(family, work[:middle], seq, result, on_error)
+                if not (result.errors and on_error == "stop"):
+                    self._write_isolating(family, work[middle:], seq, result, on_error)
+                return
+            key, record = work[0]
+            if _is_bad_value(exc):
+                result.skipped += 1
+            else:
+                result.failed += 1
+            result.errors.append((key, f"{key}: {redact(str(exc))}"))
 
-    def _write(self, family: Family, records: dict[str, Any], gone: list[str], seq: int,
-               result: CopyResult) -> None:
-        def work() -> tuple[int, int, int]:
+    def _write(self, family: Family, work: list[tuple[str, Any]], seq: int, result: CopyResult) -> None:
+        def attempt() -> tuple[int, int, int]:
             with copy_transaction(self.pool) as cur:
-                stale = guard(cur, family.name, [*records, *gone], seq)
-                fresh = [r for k, r in records.items() if k not in stale]
-                vanished = [k for k in gone if k not in stale]
+                stale = guard(cur, family.name, [k for k, _ in work], seq)
+                fresh = [r for k, r in work if r is not None and k not in stale]
+                vanished = [k for k, r in work if r is None and k not in stale]
                 if fresh:
                     family.write_mysql(cur, fresh)
                 if vanished:
@@ -148,7 +165,7 @@ class Copier:
                 self._stage("written")
             return len(fresh), len(vanished), len(stale)
 
-        written, vanished, stale = retry_deadlocks(work)
+        written, vanished, stale = retry_deadlocks(attempt)
         self._stage("committed")
         result.written += written
         result.gone += vanished

@@ -52,6 +52,11 @@ INSERT_API_KEY_TAG = "INSERT IGNORE INTO api_key_tags (tag, api_key_id) VALUES (
 UPSERT_API_KEY = (INSERT_API_KEY + " ON DUPLICATE KEY UPDATE "
                   + ", ".join(f"{c} = VALUES({c})" for c in COLUMNS if c != "id"))
 
+# Tag rows for upsert_api_keys: unlike INSERT IGNORE, a tag too long for its column is refused in
+# strict mode instead of being cut short; tags equal under the column's PAD SPACE collation collapse.
+INSERT_API_KEY_TAG_STRICT = ("INSERT INTO api_key_tags (tag, api_key_id) VALUES (%s, %s) "
+                             "ON DUPLICATE KEY UPDATE tag = tag")
+
 # Tag rows of several keys at once; {ids} is a run of %s placeholders, never data.
 DELETE_API_KEY_TAGS_FOR_KEYS = "DELETE FROM api_key_tags WHERE api_key_id IN ({ids})"
 
@@ -154,7 +159,7 @@ def upsert_api_keys(cur: Any, keys: Sequence[ApiKey]) -> None:
     cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(id_list))), id_list)
     tag_rows = [(tag, k.id) for k in keys for tag in dict.fromkeys(k.tags)]
     if tag_rows:
-        cur.executemany(INSERT_API_KEY_TAG, tag_rows)
+        cur.executemany(INSERT_API_KEY_TAG_STRICT, tag_rows)
 
 
 def delete_api_keys(cur: Any, key_ids: Sequence[str]) -> None:

@@ -79,10 +79,6 @@ def encode(key: ApiKey) -> dict[str, str]:
     return out
 
 
-def _dec_str(raw: str, key: str, field: str) -> str:
-    return raw
-
-
 def _dec_int(raw: str, key: str, field: str) -> int:
     try:
         return int(raw)  # the usual "0", "300": skip the float round trip
@@ -118,10 +114,11 @@ def _dec_perms(raw: str, key: str, field: str) -> tuple[Any, ...]:
     return _dec_list(raw, key, field)
 
 
-_DECODERS = {"str": _dec_str, "int": _dec_int, "float": codec.dec_float, "bool": _dec_bool,
+_DECODERS = {"int": _dec_int, "float": codec.dec_float, "bool": _dec_bool,
              "time": codec.dec_time, "obj": _dec_obj, "list": _dec_list, "perms": _dec_perms}
-# upstream field -> (record attribute, decoder(raw, key, field)); table-driven: bulk copies decode millions
-_BY_UPSTREAM_DECODER = {upstream: (attr, _DECODERS[kind]) for upstream, (attr, kind) in _BY_UPSTREAM.items()}
+# upstream field -> (record attribute, decoder(raw, key, field) or None for strings kept as they are);
+# table-driven because bulk copies decode millions of hashes
+_BY_UPSTREAM_DECODER = {upstream: (attr, _DECODERS.get(kind)) for upstream, (attr, kind) in _BY_UPSTREAM.items()}
 
 
 def decode(data: dict[str, str], redis_key: str) -> ApiKey:
@@ -133,6 +130,8 @@ def decode(data: dict[str, str], redis_key: str) -> ApiKey:
         spec = decoders.get(upstream)
         if spec is None:
             extra[upstream] = raw
+        elif spec[1] is None:
+            values[spec[0]] = raw
         else:
             values[spec[0]] = spec[1](raw, redis_key, upstream)
     if not values.get("id"):

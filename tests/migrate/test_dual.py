@@ -95,7 +95,7 @@ def test_a_stale_copy_never_overwrites_a_newer_one(settings, dual_store):
     dual_store.api_keys.update(key.id, name="new name")              # Redis write + its own (newer) copy
     result = CopyResult()
     stale_record = family.decode(rel, old_snapshot[0].value, old_snapshot[0].pttl_ms)
-    copier._write(family, {rel: stale_record}, [], old_seq, result)  # the slow, older copy commits last
+    copier._write(family, [(rel, stale_record)], old_seq, result)  # the slow, older copy commits last
     assert (result.written, result.stale) == (0, 1)
     assert dual_store.mysql_store.api_keys.get(key.id).name == "new name"
 

@@ -10,6 +10,7 @@ import pytest
 
 from relaystore.apikey_rules import hash_raw_key
 from relaystore.migrate.run import Options, migrate_redis_to_mysql
+from relaystore.migrate.sync import redact
 from relaystore.migrate.verify import verify
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.migrate.conftest import SEQ_KEY, data_dump, run_cli
@@ -69,6 +70,7 @@ def _bad_keys(client, prefix):
         good(createdAt=None): None,                                      # missing required field
         good(apiKey="not-a-hash-value"): "not-a-hash-value",             # malformed key hash
         good(createdBy="c" * 65): "c" * 65,                              # too long for its column
+        good(tags='["' + "t" * 200 + '"]'): "t" * 200,                    # a tag longer than its column
     }
     wrong_type = f"apikey:{uuid.uuid4()}"
     client.set(prefix + wrong_type, "a string where a hash belongs")     # wrong Redis type
@@ -140,6 +142,26 @@ def test_cli_exit_codes_and_verify_diff_summary(settings, populated, tmp_path):
     assert "changed in mysql" not in dirty.stdout
     unknown = run_cli(settings, "migrate", "redis-to-mysql", "--families", "nope", "--log-file", log)
     assert unknown.returncode == 2 and "unknown families: nope" in unknown.stderr
+
+
+def test_bad_values_are_found_the_same_way_by_a_dry_run(settings, populated, client, tmp_path):
+    keys = populated(60)
+    bad = _bad_keys(client, settings.redis_key_prefix)
+    summary, stderr = _migrate(settings, tmp_path, dry_run=True, batch_size=25)
+    assert summary.exit_code == 1
+    assert _totals(summary) == {"read": len(keys) + len(bad) - 1, "written": len(keys), "skipped": len(bad),
+                                "failed": 0}
+    assert "created_by" in stderr and "api_key_tags.tag" in stderr
+
+
+def test_reports_never_quote_values():
+    assert redact("apikey:x: field tokenLimit is not a number: 'sk-secret'") == \
+        "apikey:x: field tokenLimit is not a number"
+    assert redact("MySQL error 1366: Incorrect string value: '\\xC3\\xA9' for column `d`.`t`.`a` at row 1") == \
+        "MySQL error 1366: Incorrect string value: <value> for column `d`.`t`.`a` at row 1"
+    assert redact("duplicate key: Duplicate entry 'abc' for key 'uq_api_keys_key_hash'") == \
+        "duplicate key: Duplicate entry <value> for key 'uq_api_keys_key_hash'"
+    assert redact("MySQL error 1406: Data too long for column 'created_by' at row 1").endswith("'created_by' at row 1")
 
 
 @pytest.mark.parametrize("args", [["--batch-size", "0"], ["--on-error", "ignore"]])

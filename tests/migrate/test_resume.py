@@ -35,3 +35,21 @@ def test_killed_migration_completes_on_rerun(settings, populated, make_database,
                            stderr=io.StringIO())
     assert data_dump(settings, settings.mysql_database) == data_dump(reference, reference.mysql_database)
     assert len(data_dump(settings, settings.mysql_database)["api_keys"]) == len(keys)
+
+
+def test_killed_run_with_worker_processes_completes_on_rerun(settings, populated, make_database, tmp_path):
+    """Two workers: one SIGKILLs the run mid-transaction; orphaned workers exit; a re-run completes."""
+    keys = populated(400)
+    log = tmp_path / "w.log"
+    killed = run_cli(settings, "migrate", "redis-to-mysql", "--batch-size", "25", "--workers", "2",
+                     "--no-progress", "--log-file", str(log), "--kill-at", "5:written")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(data_dump(settings, settings.mysql_database)["api_keys"]) < len(keys)
+    rerun = run_cli(settings, "migrate", "redis-to-mysql", "--batch-size", "25", "--workers", "2",
+                    "--no-progress", "--log-file", str(log))
+    assert rerun.returncode == 0, rerun.stderr
+    assert all(d.clean for d in verify(settings, out=io.StringIO()))
+    reference = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
+    migrate_redis_to_mysql(reference, Options(log_path=str(tmp_path / "ref.log"), progress=False),
+                           stderr=io.StringIO())
+    assert data_dump(settings, settings.mysql_database) == data_dump(reference, reference.mysql_database)
