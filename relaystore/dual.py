@@ -122,8 +122,10 @@ def open_dual(store: "Store") -> None:
         redis_side.close()
         raise
     store._closers += [redis_side.close, mysql_side.close]
-    store.redis, store.keys, store.pool = redis_side.redis, redis_side.keys, mysql_side.pool
-    store.redis_store, store.mysql_store = redis_side, mysql_side
+    # The two sides stay reachable for operators and tests: store.redis_store / store.mysql_store.
+    for name, value in (("redis", redis_side.redis), ("keys", redis_side.keys), ("pool", mysql_side.pool),
+                        ("redis_store", redis_side), ("mysql_store", mysql_side)):
+        setattr(store, name, value)
     copier = Copier(redis_side.redis, redis_side.keys, mysql_side.pool)
     for name in WRITES:
         setattr(store, name, DualDAO(name, getattr(redis_side, name), getattr(mysql_side, name),

@@ -18,7 +18,7 @@ import json
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import pymysql
 import pymysql.cursors
@@ -53,7 +53,7 @@ def bytes_client(settings: Settings) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-def _value_to_json(kind: str, raw: Any, text: Any) -> Any:
+def _value_to_json(kind: str, raw: Any, text: Callable[[bytes], str]) -> Any:
     """The type's JSON form with every bytes item mapped through `text`."""
     if kind == "string":
         return text(raw)
@@ -70,14 +70,20 @@ def _value_to_json(kind: str, raw: Any, text: Any) -> Any:
     raise ValueError(kind)
 
 
+def _utf8(b: bytes) -> str:
+    return b.decode()
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
 def _line(key: bytes, kind: str, pttl: int, raw: Any) -> dict[str, Any]:
     try:
-        return {"key": key.decode(), "type": kind, "ttl_ms": pttl,
-                "value": _value_to_json(kind, raw, lambda b: b.decode())}
+        return {"key": key.decode(), "type": kind, "ttl_ms": pttl, "value": _value_to_json(kind, raw, _utf8)}
     except UnicodeDecodeError:
-        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-        return {"key": b64(key), "type": kind, "ttl_ms": pttl, "encoding": "base64",
-                "value": _value_to_json(kind, raw, b64)}
+        return {"key": _b64(key), "type": kind, "ttl_ms": pttl, "encoding": "base64",
+                "value": _value_to_json(kind, raw, _b64)}
 
 
 def export_redis(settings: Settings, out: IO[str], *, batch_size: int = 1000) -> dict[str, int]:
@@ -312,7 +318,9 @@ def import_mysql(settings: Settings, source: IO[str], *, force: bool = False, ba
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")  # rows arrive table by table, not in FK order
             lines = (line for line in source if line.strip())
             _read_header(lines, MYSQL_FORMAT)
-            table, columns, sql, rows = "", [], "", []
+            table, sql = "", ""
+            columns: list[str] = []
+            rows: list[list[Any]] = []
 
             def flush() -> None:
                 if rows:

@@ -51,19 +51,22 @@ class Progress:
         self._last = 0.0
         self._started = time.monotonic()
         self._shown = False
+        self._last_done = -1
 
     def start(self, label: str) -> None:
         self._started = time.monotonic()
-        self._last = 0.0
+        self._last = time.monotonic()
+        self._last_done = -1
         self.label = label
 
     def update(self, done: int, extra: str = "", *, force: bool = False) -> None:
-        if not self.enabled:
+        if not self.enabled or (force and done == self._last_done and not self.tty):
             return
         now = time.monotonic()
         if not force and now - self._last < (0.2 if self.tty else self.interval):
             return
         self._last = now
+        self._last_done = done
         elapsed = max(now - self._started, 1e-9)
         text = f"{self.label}: {done:,} keys  {done / elapsed:,.0f} keys/s  {elapsed:,.1f}s{extra}"
         if self.tty:

@@ -70,8 +70,8 @@ def mysql_to_redis(settings: Settings, *, families: str | None = None, batch_siz
                         pipe = ends.redis.pipeline(transaction=False)
                         family.write_redis(pipe, ends.keys, list(records.values()))
                         pipe.execute()
-                    summary.written += len(records)
-                log.write("batch", family=family.name, read=len(records), written=0 if dry_run else len(records))
+                summary.written += len(records)   # dry run: would write
+                log.write("batch", family=family.name, read=len(records), written=len(records), dry_run=dry_run)
                 bar.update(summary.read)
             summary.seconds = time.monotonic() - started
             bar.finish(summary.read)
