@@ -49,7 +49,8 @@ class Family:
 
     name: str = ""
     sources: tuple[KeySource, ...] = ()
-    tables: tuple[str, ...] = ()    # MySQL tables it writes (dry-run report, export order)
+    tables: tuple[str, ...] = ()    # MySQL tables it writes (checked to exist before a run)
+    needs_ttl: bool = False         # decode() uses the key's PTTL (fetched only then: it costs a command)
 
     def owns(self, key: str) -> KeySource | None:
         """The source a relative key belongs to, or None (keys of other families, index keys)."""
@@ -58,8 +59,11 @@ class Family:
                 return source
         return None
 
-    def decode(self, key: str, value: Any, pttl_ms: int) -> Any:
-        """The record stored under `key` (value as fetched for its type); DataError names the key."""
+    def decode(self, key: str, value: Any, pttl_ms: int | None) -> Any:
+        """The record stored under `key` (value as fetched for its type); DataError names the key.
+
+        `pttl_ms` is the key's PTTL (-1: no TTL) when the family sets needs_ttl, else None.
+        """
         raise NotImplementedError
 
     def check(self, record: Any, checker: Any) -> None:

@@ -84,13 +84,13 @@ class Fetched:
 
     key: str
     value: Any
-    pttl_ms: int
+    pttl_ms: int | None     # None when not asked for
     error: str | None = None
 
 
 def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
-          seq_key: str | None = None) -> tuple[list[Fetched], int | None]:
-    """Values and PTTLs of (relative key, type) pairs in one pipeline.
+          seq_key: str | None = None, ttl: bool = True) -> tuple[list[Fetched], int | None]:
+    """Values (and PTTLs, unless ttl=False) of (relative key, type) pairs in one pipeline.
 
     With `seq_key` the reads and an INCR of it run as one MULTI/EXEC: the returned number orders
     this snapshot against every other copy of the same keys (see mysql_writer.guard). Without it
@@ -100,7 +100,8 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
         pipe = client.pipeline(transaction=seq_key is not None)
         for key, kind in items:
             queue_read(pipe, prefix + key, kind)
-            pipe.pttl(prefix + key)
+            if ttl:
+                pipe.pttl(prefix + key)
         if seq_key is not None:
             pipe.incr(seq_key)
         results = pipe.execute(raise_on_error=False)
@@ -111,7 +112,8 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
             raise last
         seq = int(last)
     out = []
-    for (key, kind), value, pttl in zip(items, results[0::2], results[1::2]):
+    values, pttls = (results[0::2], results[1::2]) if ttl else (results, [None] * len(results))
+    for (key, kind), value, pttl in zip(items, values, pttls):
         if isinstance(value, redis.ResponseError):
             # The key changed type since the scan; the message says so without the value.
             out.append(Fetched(key, None, -2, f"{key}: wrong Redis type, expected a {kind}"))
@@ -119,5 +121,6 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
             raise value
         else:
             present = value is not None and value != {} and value != [] and value != set()
-            out.append(Fetched(key, value if present else None, int(pttl) if present else -2))
+            out.append(Fetched(key, value if present else None,
+                               None if pttl is None else int(pttl) if present else -2))
     return out, seq

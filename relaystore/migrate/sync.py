@@ -96,7 +96,7 @@ class Copier:
             if source is None:
                 raise ValueError(f"{key} does not belong to family {family.name}")
             items.append((key, source.type))
-        fetched, result.seq = fetch(self.client, self.keys.prefix, items,
+        fetched, result.seq = fetch(self.client, self.keys.prefix, items, ttl=family.needs_ttl,
                                     seq_key=None if dry_run else self.keys.migration_seq)
         self._stage("read")
         work: list[tuple[str, Any]] = []   # (key, record), record None for a key gone from Redis

@@ -45,7 +45,7 @@ def _compare_keys(ends: Endpoints, family: Family, keys: list[str]
                   ) -> tuple[list[str], dict[str, list[str]], dict[str, str], list[str]]:
     """(only in Redis, differing fields, undecodable, only in MySQL) among these keys."""
     items = [(k, family.owns(k).type) for k in keys]  # type: ignore[union-attr]
-    fetched, _ = fetch(ends.redis, ends.keys.prefix, items)
+    fetched, _ = fetch(ends.redis, ends.keys.prefix, items, ttl=family.needs_ttl)
     mysql = family.read_mysql(ends.pool, keys)
     only_redis, differing, undecodable, only_mysql = [], {}, {}, []
     for item in fetched:

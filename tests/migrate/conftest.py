@@ -133,9 +133,10 @@ def populated(settings: Settings) -> Callable[[int], list[ApiKey]]:
     return make
 
 
-def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] = (SEQ_KEY,)) -> dict[str, Any]:
+def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] = (SEQ_KEY,), db: int = 0
+             ) -> dict[str, Any]:
     """{relative key: (type, value, ttl seconds)} of everything under a prefix (bytes decoded losslessly)."""
-    raw = redis_lib.Redis(host="127.0.0.1", port=6379)
+    raw = redis_lib.Redis(host="127.0.0.1", port=6379, db=db)
     text = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
     out = {}
     try:

@@ -175,7 +175,7 @@ class CounterFamily(Family):
     sources = (KeySource(type="string", match="testctr:*", regex=re.compile(r"testctr:([^:]+)")),)
     tables = ("test_counters",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int) -> tuple[str, int]:
+    def decode(self, key: str, value: Any, pttl_ms: int | None) -> tuple[str, int]:
         return key.partition(":")[2], int(value)
 
     def key_of(self, record: tuple[str, int]) -> str:

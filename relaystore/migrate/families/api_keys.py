@@ -37,7 +37,7 @@ class ApiKeysFamily(Family):
     sources = (KeySource(type="hash", match="apikey:*", regex=KEY_RE),)
     tables = ("api_keys", "api_key_tags")
 
-    def decode(self, key: str, value: Any, pttl_ms: int) -> ApiKey:
+    def decode(self, key: str, value: Any, pttl_ms: int | None) -> ApiKey:
         """The Redis DAO's decoder, plus what MySQL needs: matching id, a hex hash, a creation time."""
         record = redis_api_keys.decode(value, key)
         if record.id != key.partition(":")[2]:
