@@ -59,6 +59,10 @@ class Family:
                 return source
         return None
 
+    def estimate(self, client: Any, k: Keys) -> int | None:
+        """Roughly how many keys a scan will find (for the progress bar), or None when unknown."""
+        return None
+
     def decode(self, key: str, value: Any, pttl_ms: int | None) -> Any:
         """The record stored under `key` (value as fetched for its type); DataError names the key.
 

@@ -8,6 +8,10 @@ copies until COMMIT. Two copies of one key therefore serialize on that row, and 
 finds a larger number there (a newer read of the key already committed) leaves the key alone.
 READ COMMITTED keeps InnoDB from taking gap locks (the DELETE of tag rows by key id would
 otherwise lock neighbouring keys' ranges and deadlock concurrent copies).
+
+The records themselves are written by each family's write_mysql() with its DAO's own upsert (for
+API keys mysql/api_keys.py UPSERT_API_KEY: an executemany() of a plain INSERT ... VALUES (...)
+ON DUPLICATE KEY UPDATE col = VALUES(col), which PyMySQL sends as multi-row statements).
 """
 from __future__ import annotations
 

@@ -52,12 +52,16 @@ class Progress:
         self._started = time.monotonic()
         self._shown = False
         self._last_done = -1
+        self.label = ""
+        self.total: int | None = None
 
-    def start(self, label: str) -> None:
+    def start(self, label: str, total: int | None = None) -> None:
+        """A new phase; `total` (an estimate is fine) turns the line into a bar with a percentage."""
         self._started = time.monotonic()
         self._last = time.monotonic()
         self._last_done = -1
         self.label = label
+        self.total = total
 
     def update(self, done: int, extra: str = "", *, force: bool = False) -> None:
         if not self.enabled or (force and done == self._last_done and not self.tty):
@@ -69,6 +73,9 @@ class Progress:
         self._last_done = done
         elapsed = max(now - self._started, 1e-9)
         text = f"{self.label}: {done:,} keys  {done / elapsed:,.0f} keys/s  {elapsed:,.1f}s{extra}"
+        if self.total:
+            share = min(done / self.total, 1.0)
+            text = f"{self.label}: [{'#' * int(share * 30):<30}] {share:4.0%}  " + text.partition(": ")[2]
         if self.tty:
             self.stream.write("\r\033[K" + text)
             self._shown = True

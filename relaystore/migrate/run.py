@@ -249,7 +249,8 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
                 fam = by_name[family.name] = FamilySummary(family.name)
                 summary.families.append(fam)
                 started = time.monotonic()
-                progress.start(family.name)
+                with redis_errors():
+                    progress.start(family.name, family.estimate(ends.redis, ends.keys) if options.progress else None)
                 batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
                                    options.batch_size)
                 if options.delete_missing:

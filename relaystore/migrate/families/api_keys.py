@@ -37,6 +37,10 @@ class ApiKeysFamily(Family):
     sources = (KeySource(type="hash", match="apikey:*", regex=KEY_RE),)
     tables = ("api_keys", "api_key_tags")
 
+    def estimate(self, client: Any, k: Keys) -> int | None:
+        """apikey:idx:all lists every key id upstream indexed (deleted ones included)."""
+        return int(client.scard(k.api_key_idx_all)) or None
+
     def decode(self, key: str, value: Any, pttl_ms: int | None) -> ApiKey:
         """The Redis DAO's decoder, plus what MySQL needs: matching id, a hex hash, a creation time."""
         record = redis_api_keys.decode(value, key)

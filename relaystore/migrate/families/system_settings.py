@@ -52,6 +52,9 @@ class SystemSettingsFamily(Family):
         self.sources = (KeySource(type="string", names=self.names,
                                   regex=re.compile("|".join(re.escape(n) for n in self.names))),)
 
+    def estimate(self, client: Any, k: Keys) -> int | None:
+        return len(self.names)
+
     def decode(self, key: str, value: Any, pttl_ms: int | None) -> Setting:
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
