@@ -221,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RelayStoreError as exc:
         print(f"relaystore: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("relaystore: interrupted; open transactions were rolled back. A migration can simply be run "
+              "again.", file=sys.stderr)
+        return 130
     except OSError as exc:  # a backup or log file that cannot be opened
         print(f"relaystore: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 2
