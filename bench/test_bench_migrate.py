@@ -54,9 +54,10 @@ def keyspace_10k() -> Iterator[Settings]:
         rng = random.Random(5)
         pipe = store.redis.pipeline(transaction=False)
         for i in range(FAST_KEYS):
-            key, _ = rules.new_api_key(f"bench key {i}", {"tags": rng.sample(["prod", "dev", "team-a"], rng.randint(0, 2)),
-                                                          "daily_cost_limit": rng.choice([0, 5, 20])},
-                                       prefix="cr_", encryption_key=settings.encryption_key, now=utcnow())
+            fields = {"tags": rng.sample(["prod", "dev", "team-a"], rng.randint(0, 2)),
+                      "daily_cost_limit": rng.choice([0, 5, 20])}
+            key, _ = rules.new_api_key(f"bench key {i}", fields, prefix="cr_",
+                                       encryption_key=settings.encryption_key, now=utcnow())
             queue_write(pipe, store.keys, key)
             if i % 500 == 499:
                 pipe.execute()

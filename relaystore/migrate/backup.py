@@ -133,7 +133,8 @@ def _read_header(lines: Iterator[str], expected: str) -> dict[str, Any]:
     except (StopIteration, ValueError):
         raise DataError("backup file is empty or not JSON lines") from None
     if not isinstance(header, dict) or header.get("format") != expected:
-        raise DataError(f"not a {expected} file (its first line says {header.get('format') if isinstance(header, dict) else None!r})")
+        found = header.get("format") if isinstance(header, dict) else None
+        raise DataError(f"not a {expected} file (its first line says {found!r})")
     if header.get("version") != FORMAT_VERSION:
         raise DataError(f"unsupported backup version {header.get('version')!r}")
     return header

@@ -231,49 +231,52 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
         if res.errors and options.on_error == "stop":
             summary.stopped = True
 
-    with Endpoints(settings) as ends:
-        ends.require_tables(chosen, ["migration_sync"])
-        copier = Copier(ends.redis, ends.keys, ends.pool)
-        if options.kill_at is not None:
-            copier.hook = _kill_hook(options.kill_at, parent=False)
-        log.write("start", command="redis-to-mysql", dry_run=options.dry_run, batch_size=options.batch_size,
-                  workers=options.workers, on_error=options.on_error, families=[f.name for f in chosen],
-                  redis_prefix=settings.redis_key_prefix, mysql_database=settings.mysql_database)
-        print(f"relaystore migrate redis-to-mysql{' (dry run: nothing is written)' if options.dry_run else ''}: "
-              f"Redis prefix {settings.redis_key_prefix!r} -> MySQL database {settings.mysql_database}; "
-              f"log {log_path}", file=err)
-        dispatcher = _Dispatcher(settings, options, copier, handle)
-        batch_no = 0
-        try:
-            for family in chosen:
-                fam = by_name[family.name] = FamilySummary(family.name)
-                summary.families.append(fam)
-                started = time.monotonic()
-                with redis_errors():
-                    progress.start(family.name, family.estimate(ends.redis, ends.keys) if options.progress else None)
-                batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
-                                   options.batch_size)
-                if options.delete_missing:
-                    batches = itertools.chain(batches, _missing_in_redis(ends, family, options.batch_size))
-                for keys in batches:
+    try:
+        with Endpoints(settings) as ends:
+            ends.require_tables(chosen, ["migration_sync"])
+            copier = Copier(ends.redis, ends.keys, ends.pool)
+            if options.kill_at is not None:
+                copier.hook = _kill_hook(options.kill_at, parent=False)
+            log.write("start", command="redis-to-mysql", dry_run=options.dry_run, batch_size=options.batch_size,
+                      workers=options.workers, on_error=options.on_error, families=[f.name for f in chosen],
+                      redis_prefix=settings.redis_key_prefix, mysql_database=settings.mysql_database)
+            print(f"relaystore migrate redis-to-mysql{' (dry run: nothing is written)' if options.dry_run else ''}: "
+                  f"Redis prefix {settings.redis_key_prefix!r} -> MySQL database {settings.mysql_database}; "
+                  f"log {log_path}", file=err)
+            dispatcher = _Dispatcher(settings, options, copier, handle)
+            batch_no = 0
+            try:
+                for family in chosen:
+                    fam = by_name[family.name] = FamilySummary(family.name)
+                    summary.families.append(fam)
+                    started = time.monotonic()
+                    with redis_errors():
+                        total = family.estimate(ends.redis, ends.keys) if options.progress else None
+                        progress.start(family.name, total)
+                    batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
+                                       options.batch_size)
+                    if options.delete_missing:
+                        batches = itertools.chain(batches, _missing_in_redis(ends, family, options.batch_size))
+                    for keys in batches:
+                        if summary.stopped:
+                            break
+                        batch_no += 1
+                        dispatcher.submit(family, keys, batch_no)
+                    dispatcher.drain()
+                    fam.seconds = time.monotonic() - started
+                    progress.finish(fam.totals.read + fam.totals.gone + fam.totals.skipped)
+                    log.write("summary", family=family.name, **_counts(fam), seconds=round(fam.seconds, 3))
                     if summary.stopped:
+                        print("relaystore: stopped at the first bad value (--on-error=stop); later batches were not "
+                              "written", file=err)
                         break
-                    batch_no += 1
-                    dispatcher.submit(family, keys, batch_no)
-                dispatcher.drain()
-                fam.seconds = time.monotonic() - started
-                progress.finish(fam.totals.read + fam.totals.gone + fam.totals.skipped)
-                log.write("summary", family=family.name, **_counts(fam), seconds=round(fam.seconds, 3))
-                if summary.stopped:
-                    print("relaystore: stopped at the first bad value (--on-error=stop); later batches were not "
-                          "written", file=err)
-                    break
-        finally:
-            dispatcher.close()
-        if shown["errors"] > MAX_ERRORS_SHOWN:
-            print(f"relaystore: {shown['errors'] - MAX_ERRORS_SHOWN} more errors in {log_path}", file=err)
-        log.write("end", exit_code=summary.exit_code, stopped=summary.stopped)
-    log.close()
+            finally:
+                dispatcher.close()
+            if shown["errors"] > MAX_ERRORS_SHOWN:
+                print(f"relaystore: {shown['errors'] - MAX_ERRORS_SHOWN} more errors in {log_path}", file=err)
+            log.write("end", exit_code=summary.exit_code, stopped=summary.stopped)
+    finally:
+        log.close()
     print(render_summary(summary), file=err)
     return summary
 
