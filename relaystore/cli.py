@@ -1,11 +1,11 @@
-"""The `relaystore` console command: db init/check/purge-expired, demo, bench-load, bench-report."""
+"""The `relaystore` console command: db init/check/purge-expired, demo, migrate, verify, export, import, bench-*."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Sequence
 
 from .config import Settings, load_settings
 from .errors import InvalidInput, RelayStoreError
@@ -58,7 +58,7 @@ def _cmd_db_check(settings: Settings, args: argparse.Namespace) -> int:
             for line in check(settings):
                 print(line)
         except RelayStoreError as exc:
-            selected = backend == settings.database_type
+            selected = settings.database_type in (backend, "dual")
             failed |= selected
             print(f"{backend}: {'FAILED' if selected else 'not reachable (not the selected backend)'}: {exc}")
     print(f"selected backend: {settings.database_type} ({'FAILED' if failed else 'ok'})")
@@ -191,12 +191,122 @@ def _cmd_bench_report(settings: Settings | None, args: argparse.Namespace) -> in
     from . import benchreport
 
     return benchreport.main(args.json_file, out_dir=args.out_dir, strict=args.strict)
+def _cmd_migrate_to_mysql(settings: Settings, args: argparse.Namespace) -> int:
+    from .migrate.run import Options, migrate_redis_to_mysql
+
+    options = Options(families=args.families, batch_size=args.batch_size, dry_run=args.dry_run,
+                      on_error=args.on_error, delete_missing=args.delete_missing, log_path=args.log_file,
+                      progress=not args.no_progress, workers=args.workers, kill_at=args.kill_at)
+    return migrate_redis_to_mysql(settings, options).exit_code
+
+
+def _cmd_migrate_to_redis(settings: Settings, args: argparse.Namespace) -> int:
+    from .migrate.rollback import mysql_to_redis
+
+    mysql_to_redis(settings, families=args.families, batch_size=args.batch_size, dry_run=args.dry_run,
+                   force=args.force, log_path=args.log_file, progress=not args.no_progress)
+    return 0
+
+
+def _cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from .migrate.verify import verify
+
+    diffs = verify(settings, families=args.families, batch_size=args.batch_size)
+    return 0 if all(d.clean for d in diffs) else 1
+
+
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from .migrate import backup
+
+    run = backup.export_redis if args.source == "redis" else backup.export_mysql
+    if args.out == "-":
+        counts = run(settings, sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8") as out:
+            counts = run(settings, out)
+    where = (f"Redis prefix {settings.redis_key_prefix!r}" if args.source == "redis"
+             else f"MySQL database {settings.mysql_database}")
+    print(f"exported {sum(counts.values()):,} {'keys' if args.source == 'redis' else 'rows'} from {where}: "
+          + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())), file=sys.stderr)
+    return 0
+
+
+def _cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from .migrate import backup
+
+    run = backup.import_redis if args.target == "redis" else backup.import_mysql
+    with (sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")) as source:
+        counts = run(settings, source, force=args.force)
+    where = (f"Redis prefix {settings.redis_key_prefix!r}" if args.target == "redis"
+             else f"MySQL database {settings.mysql_database}")
+    print(f"imported {sum(counts.values()):,} {'keys' if args.target == 'redis' else 'rows'} into {where}: "
+          + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())), file=sys.stderr)
+    return 0
+
+
+def _kill_at(text: str) -> tuple[int, str]:
+    batch, _, stage = text.partition(":")
+    try:
+        return int(batch), stage or "committed"
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected BATCH[:read|written|committed]") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_migration_parsers(sub: Any) -> None:
+    families = "comma-separated families (default: all; see MYSQL_MIGRATION.md)"
+    migrate = sub.add_parser("migrate", help="copy data between Redis (upstream layout) and MySQL")
+    msub = migrate.add_subparsers(dest="direction", required=True)
+    to_mysql = msub.add_parser("redis-to-mysql", help="copy Redis into MySQL (idempotent; re-run = catch-up)")
+    to_mysql.add_argument("--dry-run", action="store_true", help="read and validate everything, write nothing")
+    to_mysql.add_argument("--batch-size", type=_positive, default=1000, help="keys per batch/transaction")
+    to_mysql.add_argument("--families", help=families)
+    to_mysql.add_argument("--on-error", choices=("skip", "stop"), default="skip",
+                          help="on a bad value: skip it and go on (counted, exit 1), or stop (exit 1)")
+    to_mysql.add_argument("--delete-missing", action="store_true",
+                          help="also delete MySQL records whose Redis key is gone (catch-up after a cutover)")
+    to_mysql.add_argument("--log-file", help="JSON-lines log (default migration-<timestamp>.log)")
+    to_mysql.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    to_mysql.add_argument("--workers", type=_positive, default=1,
+                          help="copy batches in this many processes (2 uses both cores of a 2-core host)")
+    to_mysql.add_argument("--kill-at", type=_kill_at, help=argparse.SUPPRESS)  # tests: SIGKILL self
+    to_mysql.set_defaults(run=_cmd_migrate_to_mysql)
+    to_redis = msub.add_parser("mysql-to-redis", help="rollback: write upstream's Redis layout from MySQL")
+    to_redis.add_argument("--dry-run", action="store_true", help="read everything, write nothing")
+    to_redis.add_argument("--batch-size", type=_positive, default=1000, help="records per pipeline")
+    to_redis.add_argument("--families", help=families)
+    to_redis.add_argument("--force", action="store_true", help="write even if the Redis keyspace is not empty")
+    to_redis.add_argument("--log-file", help="JSON-lines log (default migration-<timestamp>.log)")
+    to_redis.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    to_redis.set_defaults(run=_cmd_migrate_to_redis)
+    verify = sub.add_parser("verify", help="compare Redis and MySQL record by record; exit 1 on any difference")
+    verify.add_argument("--families", help=families)
+    verify.add_argument("--batch-size", type=_positive, default=1000, help="keys per comparison batch")
+    verify.set_defaults(run=_cmd_verify)
+    export = sub.add_parser("export", help="logical backup as JSON lines (Redis keyspace or MySQL data)")
+    export.add_argument("source", choices=("redis", "mysql"))
+    export.add_argument("--out", required=True, help="file to write ('-' = stdout)")
+    export.set_defaults(run=_cmd_export)
+    restore = sub.add_parser("import", help="restore a JSON-lines backup into an empty target")
+    restore.add_argument("target", choices=("redis", "mysql"))
+    restore.add_argument("--in", dest="input", required=True, help="file to read ('-' = stdin)")
+    restore.add_argument("--force", action="store_true", help="write even if the target is not empty")
+    restore.set_defaults(run=_cmd_import)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relaystore", description=__doc__)
     parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default .env)")
-    parser.add_argument("--backend", choices=("redis", "mysql"), help="override DATABASE_TYPE")
+    parser.add_argument("--backend", choices=("redis", "mysql", "dual"), help="override DATABASE_TYPE")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     init = db.add_parser("init", help="create the MySQL database, apply schema.sql and seed.sql (idempotent)")
@@ -225,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out-dir", help="also write report.md and report.json here")
     report.add_argument("--strict", action="store_true", help="a path that was not measured also fails")
     report.set_defaults(run=_cmd_bench_report, needs_settings=False)
+    _add_migration_parsers(sub)
     return parser
 
 
@@ -239,4 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(settings, args))
     except RelayStoreError as exc:
         print(f"relaystore: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("relaystore: interrupted; open transactions were rolled back. A migration can simply be run "
+              "again.", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a backup or log file that cannot be opened
+        print(f"relaystore: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 2

@@ -10,7 +10,9 @@ from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-BACKENDS = ("redis", "mysql")
+BACKENDS = ("redis", "mysql", "dual")
+# DATABASE_TYPE=dual (the migration cutover) writes both stores and reads from DUAL_READ_FROM.
+DUAL_READ_BACKENDS = ("redis", "mysql")
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Settings:
     """Everything a store needs; built by load_settings(), never read from os.environ elsewhere."""
 
     database_type: str = "redis"
+    dual_read_from: str = "redis"
     mysql_host: str = "127.0.0.1"
     mysql_port: int = 3306
     mysql_user: str = "root"
@@ -68,6 +71,7 @@ def _redact_url(url: str) -> str:
 # variable name -> (field, parser); the one table of what the environment may set
 _ENV: dict[str, tuple[str, str]] = {
     "DATABASE_TYPE": ("database_type", "backend"),
+    "DUAL_READ_FROM": ("dual_read_from", "read_backend"),
     "MYSQL_HOST": ("mysql_host", "str"),
     "MYSQL_PORT": ("mysql_port", "port"),
     "MYSQL_USER": ("mysql_user", "str"),
@@ -100,6 +104,11 @@ def _parse(name: str, kind: str, raw: Any) -> Any:
         value = str(value).lower()
         if value not in BACKENDS:
             raise ConfigError(f"{name} must be one of {', '.join(BACKENDS)}, got {raw!r}")
+        return value
+    if kind == "read_backend":
+        value = str(value).lower()
+        if value not in DUAL_READ_BACKENDS:
+            raise ConfigError(f"{name} must be one of {', '.join(DUAL_READ_BACKENDS)}, got {raw!r}")
         return value
     if kind == "identifier":
         value = str(value)

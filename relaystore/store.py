@@ -10,7 +10,10 @@ from .ports import (AccountGroupStore, AccountStateStore, AccountStore, AdminSto
 
 
 class Store:
-    """The selected backend's DAOs (`api_keys`, ...) plus close(); a context manager."""
+    """The selected backend's DAOs (`api_keys`, ...) plus close(); a context manager.
+
+    backend "dual" (the migration cutover) opens both and wraps each family in relaystore.dual.
+    """
 
     backend: str
     settings: Settings
@@ -34,8 +37,10 @@ class Store:
         self._closers: list[Any] = []
         if self.backend == "mysql":
             self._open_mysql()
-        else:
+        elif self.backend == "redis":
             self._open_redis()
+        else:
+            self._open_dual()
 
     def _open_mysql(self) -> None:
         from .mysql.account_groups import MySQLAccountGroups
@@ -113,6 +118,12 @@ class Store:
         self.queues = RedisQueues(self.redis, self.keys)
         self.rate_limits = RedisRateLimits(self.redis, self.keys)
 
+    def _open_dual(self) -> None:
+        """Both backends: writes to Redis copied to MySQL, reads from DUAL_READ_FROM (relaystore/dual.py)."""
+        from .dual import open_dual
+
+        open_dual(self)
+
     def close(self) -> None:
         """Release the backend's connections; the store is unusable afterwards."""
         while self._closers:
@@ -125,6 +136,8 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
+        if self.backend == "dual":
+            return f"Store(backend='dual', read_from={self.settings.dual_read_from!r})"
         return f"Store(backend={self.backend!r})"
 
 

@@ -429,6 +429,20 @@ CREATE TABLE IF NOT EXISTS rate_limit_windows (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Migration bookkeeping (issue 6) ===========================================================
+-- One row per upstream Redis key that `relaystore migrate` or a dual-mode write copied into MySQL:
+-- the sequence number (Redis INCR of relaystore:migration:seq, taken atomically with the read of the
+-- key's value) of the newest copy. A copy holding an older number than the stored one is dropped,
+-- so concurrent copies of one key (bulk copy, catch-up, dual writes) end with the value Redis had
+-- last: no increment is lost and no record goes back in time (MYSQL_MIGRATION.md, "Cutover").
+-- key_digest = SHA-1 of the key name: names can exceed an index's length limit. Safe to truncate once
+-- the cutover is over and nothing copies from Redis any more.
+CREATE TABLE IF NOT EXISTS migration_sync (
+    key_digest BINARY(20)      NOT NULL,
+    family     VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    seq        BIGINT UNSIGNED NOT NULL,
+    copied_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (key_digest)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- ==== Version stamp: keep last ==================================================================
 INSERT IGNORE INTO schema_version (version, description) VALUES (1, 'initial relaystore schema');

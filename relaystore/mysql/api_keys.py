@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import fields as dc_fields, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from .. import apikey_rules as rules
 from ..config import Settings
-from ..errors import DataError, InvalidInput, NotFound
+from ..errors import AlreadyExists, DataError, InvalidInput, NotFound
 from ..records import ApiKey, AuthResult, Page
 from ..timefmt import utcnow
 from .pool import MySQLPool, prepared
@@ -62,26 +62,61 @@ DELETE_API_KEY = "DELETE FROM api_keys WHERE id = %(id)s AND is_deleted = 1"
 DELETE_API_KEY_TAGS = "DELETE FROM api_key_tags WHERE api_key_id = %(id)s"
 INSERT_API_KEY_TAG = "INSERT IGNORE INTO api_key_tags (tag, api_key_id) VALUES (%s, %s)"
 
+# Absolute write of whole records (put(), migration, dual writes): a re-run leaves the row identical.
+# A plain INSERT ... VALUES (...) so PyMySQL's executemany() sends many rows per statement.
+# VALUES(col) in ON DUPLICATE KEY UPDATE is deprecated on MySQL 8.0.20+ but still supported there,
+# and it is the only form MariaDB 10.11 accepts (it has no `AS new` row alias).
+UPSERT_API_KEY = (INSERT_API_KEY + " ON DUPLICATE KEY UPDATE "
+                  + ", ".join(f"{c} = VALUES({c})" for c in COLUMNS if c != "id"))
+
+# Tag rows for upsert_api_keys: unlike INSERT IGNORE, a tag too long for its column is refused in
+# strict mode instead of being cut short; tags equal under the column's PAD SPACE collation collapse.
+INSERT_API_KEY_TAG_STRICT = ("INSERT INTO api_key_tags (tag, api_key_id) VALUES (%s, %s) "
+                             "ON DUPLICATE KEY UPDATE tag = tag")
+
+# Tag rows of several keys at once; {ids} is a run of %s placeholders, never data.
+DELETE_API_KEY_TAGS_FOR_KEYS = "DELETE FROM api_key_tags WHERE api_key_id IN ({ids})"
+
+# Which ids own these hashes: upsert_api_keys refuses to give a hash to a second key.
+SELECT_API_KEY_IDS_BY_HASHES = "SELECT id, key_hash FROM api_keys WHERE key_hash IN ({hashes})"
+
+DELETE_API_KEYS = "DELETE FROM api_keys WHERE id IN ({ids})"
+
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_json_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _list_text(value: tuple[Any, ...]) -> str:
+    return _json_text(list(value)) if value else "[]"
+
+
+def _dict_text(value: dict[str, Any]) -> str:
+    return _json_text(value) if value else "{}"
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None)
+
+
+# column -> converter from the record's value (None: stored as is); table-driven for bulk copies
+_TO_COLUMN: tuple[tuple[str, Any], ...] = tuple(
+    (name, bytes.fromhex if name == "key_hash" else _list_text if name in _JSON_TUPLES
+     else _dict_text if name in _JSON_DICTS else _naive_utc if name in _TIMES else None)
+    for name in COLUMNS)
+
+
 def to_row(key: ApiKey) -> dict[str, Any]:
     """Column values for a record (times as naive UTC, JSON fields as compact text, hash as bytes)."""
-    row: dict[str, Any] = {}
-    for name in COLUMNS:
-        value = getattr(key, name)
-        if name == "key_hash":
-            value = bytes.fromhex(value)
-        elif name in _JSON_TUPLES:
-            value = json.dumps(list(value), separators=(",", ":"), ensure_ascii=False)
-        elif name in _JSON_DICTS:
-            value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        elif name in _TIMES and value is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        row[name] = value
-    return row
+    return {name: getattr(key, name) if convert is None else convert(getattr(key, name))
+            for name, convert in _TO_COLUMN}
 
 
 def _time(value: str | None) -> datetime | None:
@@ -121,6 +156,54 @@ def from_packed(packed: str) -> ApiKey:
     return ApiKey(*values)
 
 
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def hash_owners(cur: Any, keys: Sequence[ApiKey]) -> dict[str, str]:
+    """{key_hash hex: id} of the stored rows holding any of these keys' hashes."""
+    hashes = list(dict.fromkeys(bytes.fromhex(k.key_hash) for k in keys))
+    if not hashes:
+        return {}
+    cur.execute(SELECT_API_KEY_IDS_BY_HASHES.format(hashes=_placeholders(len(hashes))), hashes)
+    return {row["key_hash"].hex(): row["id"] for row in cur.fetchall()}
+
+
+def upsert_api_keys(cur: Any, keys: Sequence[ApiKey]) -> None:
+    """Write whole records and their tag rows, created or replaced; run inside the caller's transaction.
+
+    Raises AlreadyExists (naming ids only) when a hash belongs to another stored key: ON DUPLICATE
+    KEY UPDATE would otherwise overwrite that other row through the unique hash index.
+    """
+    if not keys:
+        return
+    claimants: dict[str, list[str]] = {}
+    for k in keys:
+        claimants.setdefault(k.key_hash, []).append(k.id)
+    for ids in claimants.values():
+        if len(set(ids)) > 1:
+            raise AlreadyExists(f"API keys {' and '.join(sorted(set(ids)))} have the same hash")
+    mine = {k.id for k in keys}
+    for key_hash, owner in hash_owners(cur, keys).items():
+        if owner not in mine:
+            raise AlreadyExists(f"API key {claimants[key_hash][0]}: its hash already belongs to API key {owner}")
+    cur.executemany(UPSERT_API_KEY, [to_row(k) for k in keys])
+    id_list = list(ids)
+    cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(id_list))), id_list)
+    tag_rows = [(tag, k.id) for k in keys for tag in dict.fromkeys(k.tags)]
+    if tag_rows:
+        cur.executemany(INSERT_API_KEY_TAG_STRICT, tag_rows)
+
+
+def delete_api_keys(cur: Any, key_ids: Sequence[str]) -> None:
+    """Remove these keys' rows and tag rows whatever their state (migration mirrors a purged Redis key)."""
+    if not key_ids:
+        return
+    ids = list(key_ids)
+    cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(ids))), ids)
+    cur.execute(DELETE_API_KEYS.format(ids=_placeholders(len(ids))), ids)
+
+
 class MySQLApiKeys:
     """store.api_keys on MySQL."""
 
@@ -143,6 +226,11 @@ class MySQLApiKeys:
             if key.tags:
                 self._write_tags(cur, key)
         return key, raw
+
+    def put(self, key: ApiKey) -> None:
+        """Store this exact record (create or replace, tags included); idempotent (dual writes, rollback)."""
+        with self._pool.transaction() as cur:
+            upsert_api_keys(cur, [key])
 
     def get(self, key_id: str) -> ApiKey | None:
         """The key with this id, or None."""

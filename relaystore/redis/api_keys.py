@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import fields as dc_fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Collection
 
 import redis
 
@@ -52,7 +52,6 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("restored_by_type", "restoredByType", "str?"),
 )
 _BY_UPSTREAM = {upstream: (attr, kind.rstrip("?")) for attr, upstream, kind in FIELDS}
-_DELETION_FIELDS = ("isDeleted", "deletedAt", "deletedBy", "deletedByType")
 assert {a for a, _, _ in FIELDS} | {"extra"} == {f.name for f in dc_fields(ApiKey)}
 
 
@@ -80,38 +79,61 @@ def encode(key: ApiKey) -> dict[str, str]:
     return out
 
 
+def _dec_int(raw: str, key: str, field: str) -> int:
+    try:
+        return int(raw)  # the usual "0", "300": skip the float round trip
+    except ValueError:
+        return codec.dec_int(raw, key, field)
+
+
+def _dec_bool(raw: str, key: str, field: str) -> bool:
+    return raw == "true"
+
+
+def _dec_obj(raw: str, key: str, field: str) -> dict[str, Any]:
+    if raw == "{}" or raw == "":
+        return {}
+    obj = codec.dec_json(raw, key, field, {})
+    if not isinstance(obj, dict):
+        raise DataError(f"{key}: field {field} is not a JSON object")
+    return obj
+
+
+def _dec_list(raw: str, key: str, field: str) -> tuple[Any, ...]:
+    if raw == "[]" or raw == "":
+        return ()
+    items = codec.dec_json(raw, key, field, [])
+    if not isinstance(items, list):
+        raise DataError(f"{key}: field {field} is not a JSON array")
+    return tuple(items)
+
+
+def _dec_perms(raw: str, key: str, field: str) -> tuple[Any, ...]:
+    if raw and not raw.startswith("["):
+        return () if raw == "all" else (raw,)  # legacy plain-string permissions
+    return _dec_list(raw, key, field)
+
+
+_DECODERS = {"int": _dec_int, "float": codec.dec_float, "bool": _dec_bool,
+             "time": codec.dec_time, "obj": _dec_obj, "list": _dec_list, "perms": _dec_perms}
+# upstream field -> (record attribute, decoder(raw, key, field) or None for strings kept as they are);
+# table-driven because bulk copies decode millions of hashes
+_BY_UPSTREAM_DECODER = {upstream: (attr, _DECODERS.get(kind)) for upstream, (attr, kind) in _BY_UPSTREAM.items()}
+
+
 def decode(data: dict[str, str], redis_key: str) -> ApiKey:
     """Upstream's hash fields as a record; DataError names the key and field of a bad value."""
     values: dict[str, Any] = {}
     extra: dict[str, str] = {}
+    decoders = _BY_UPSTREAM_DECODER
     for upstream, raw in data.items():
-        spec = _BY_UPSTREAM.get(upstream)
+        spec = decoders.get(upstream)
         if spec is None:
             extra[upstream] = raw
-            continue
-        attr, kind = spec
-        if kind == "str":
-            values[attr] = raw
-        elif kind == "int":
-            values[attr] = codec.dec_int(raw, redis_key, upstream)
-        elif kind == "float":
-            values[attr] = codec.dec_float(raw, redis_key, upstream)
-        elif kind == "bool":
-            values[attr] = codec.dec_bool(raw)
-        elif kind == "time":
-            values[attr] = codec.dec_time(raw, redis_key, upstream)
-        elif kind == "obj":
-            obj = codec.dec_json(raw, redis_key, upstream, {})
-            if not isinstance(obj, dict):
-                raise DataError(f"{redis_key}: field {upstream} is not a JSON object")
-            values[attr] = obj
-        elif kind == "perms" and raw and not raw.startswith("["):
-            values[attr] = () if raw == "all" else (raw,)  # legacy plain-string permissions
+        elif spec[1] is None:
+            values[spec[0]] = raw
         else:
-            items = codec.dec_json(raw, redis_key, upstream, [])
-            if not isinstance(items, list):
-                raise DataError(f"{redis_key}: field {upstream} is not a JSON array")
-            values[attr] = tuple(items)
+            values[spec[0]] = spec[1](raw, redis_key, upstream)
     if not values.get("id"):
         raise DataError(f"{redis_key}: required field id is missing")
     return ApiKey(extra=extra, **values)
@@ -125,6 +147,60 @@ def _ms(value: datetime | None) -> int:
     return 0 if value is None else int(value.timestamp() * 1000)
 
 
+def _queue_index(pipe: Any, k: Keys, key: ApiKey, old: ApiKey | None) -> None:
+    """Queue upstream's index maintenance for `key` (replacing `old`'s entries)."""
+    if old is not None and old.name != key.name:
+        pipe.zrem(k.api_key_idx_name, _name_member(old))
+    pipe.sadd(k.api_key_idx_all, key.id)
+    pipe.zadd(k.api_key_idx_created_at, {key.id: _ms(key.created_at)})
+    pipe.zadd(k.api_key_idx_last_used_at, {key.id: _ms(key.last_used_at)})
+    pipe.zadd(k.api_key_idx_name, {_name_member(key): 0})
+    if key.is_deleted:
+        pipe.srem(k.api_key_set_active, key.id)
+        pipe.sadd(k.api_key_set_deleted, key.id)
+    else:
+        pipe.srem(k.api_key_set_deleted, key.id)
+        (pipe.sadd if key.is_active else pipe.srem)(k.api_key_set_active, key.id)
+    for tag in set(old.tags if old else ()) - set(key.tags):
+        pipe.srem(k.api_key_tag(tag), key.id)
+    for tag in key.tags:
+        pipe.sadd(k.api_key_tag(tag), key.id)
+        pipe.sadd(k.api_key_tags_all, tag)
+
+
+def queue_write(pipe: Any, k: Keys, key: ApiKey, old: ApiKey | None = None, *,
+                stored_fields: Collection[str] | None = None) -> None:
+    """Queue the whole upstream layout of one key: hash, hash lookups, indexes; the DAO and rollback share it.
+
+    `old` is the stored record being replaced (None when there is none): hash fields it had that
+    `key` lacks are removed (`stored_fields`, the hash's actual field names, when the caller read
+    them), so the hash equals encode(key); `old`'s stale lookups and index entries are dropped. The hash TTL is re-armed to 365 days, as every upstream setApiKey does.
+    Lookups follow the record's state as upstream's events leave them: a live key is in
+    apikey:hash_map, a deleted one is not and has no legacy apikey_hash:{hash}; a key restored
+    (now, or before a rollback) gets the legacy record upstream's restore writes.
+    """
+    redis_key = k.api_key(key.id)
+    fields = encode(key)
+    if old is not None:
+        stale = set(encode(old) if stored_fields is None else stored_fields) - set(fields)
+        if stale:
+            pipe.hdel(redis_key, *sorted(stale))
+        if old.key_hash and old.key_hash != key.key_hash:
+            pipe.hdel(k.api_key_hash_map, old.key_hash)
+            pipe.delete(k.api_key_legacy_hash(old.key_hash))
+    pipe.hset(redis_key, mapping=fields)
+    pipe.expire(redis_key, API_KEY_TTL_SECONDS)
+    _queue_index(pipe, k, key, old)
+    if key.is_deleted:
+        pipe.hdel(k.api_key_hash_map, key.key_hash)
+        pipe.delete(k.api_key_legacy_hash(key.key_hash))
+        return
+    pipe.hset(k.api_key_hash_map, key.key_hash, key.id)
+    if key.restored_at is not None and (old is None or old.is_deleted):
+        pipe.hset(k.api_key_legacy_hash(key.key_hash), mapping={"id": key.id, "name": key.name,
+                                                               "isActive": "true"})
+
+
 class RedisApiKeys:
     """store.api_keys on Redis."""
 
@@ -133,38 +209,31 @@ class RedisApiKeys:
         self._k = keys
         self._settings = settings
 
-    def _index(self, pipe: Any, key: ApiKey, old: ApiKey | None = None) -> None:
-        """Queue upstream's index maintenance for `key` (replacing `old`'s entries)."""
-        k = self._k
-        if old is not None and old.name != key.name:
-            pipe.zrem(k.api_key_idx_name, _name_member(old))
-        pipe.sadd(k.api_key_idx_all, key.id)
-        pipe.zadd(k.api_key_idx_created_at, {key.id: _ms(key.created_at)})
-        pipe.zadd(k.api_key_idx_last_used_at, {key.id: _ms(key.last_used_at)})
-        pipe.zadd(k.api_key_idx_name, {_name_member(key): 0})
-        if key.is_deleted:
-            pipe.srem(k.api_key_set_active, key.id)
-            pipe.sadd(k.api_key_set_deleted, key.id)
-        else:
-            pipe.srem(k.api_key_set_deleted, key.id)
-            (pipe.sadd if key.is_active else pipe.srem)(k.api_key_set_active, key.id)
-        for tag in set(old.tags if old else ()) - set(key.tags):
-            pipe.srem(k.api_key_tag(tag), key.id)
-        for tag in key.tags:
-            pipe.sadd(k.api_key_tag(tag), key.id)
-            pipe.sadd(k.api_key_tags_all, tag)
-
-    def _write(self, pipe: Any, key: ApiKey, old: ApiKey | None = None) -> None:
-        """Queue the full hash write (TTL re-armed, as upstream's setApiKey) and its indexes."""
-        pipe.hset(self._k.api_key(key.id), mapping=encode(key))
-        pipe.expire(self._k.api_key(key.id), API_KEY_TTL_SECONDS)
-        self._index(pipe, key, old)
-
     def _prune_empty_tags(self, tags: set[str]) -> None:
         """Drop tag names whose member set became empty (upstream keeps apikey:tags:all tidy)."""
         for tag in tags:
             if not self._r.exists(self._k.api_key_tag(tag)):
                 self._r.srem(self._k.api_key_tags_all, tag)
+
+    def _replace(self, key_id: str, change: Any) -> tuple[ApiKey | None, ApiKey]:
+        """Read-modify-write one key under WATCH: `change(old or None) -> new`; returns (old, new)."""
+        redis_key = self._k.api_key(key_id)
+        result: list[Any] = []
+
+        def work(pipe: Any) -> None:
+            data = pipe.hgetall(redis_key)
+            old = decode(data, redis_key) if data else None
+            new = change(old)
+            pipe.multi()
+            queue_write(pipe, self._k, new, old, stored_fields=data.keys())
+            result[:] = [old, new]
+
+        with redis_errors():
+            self._r.transaction(work, redis_key)
+            old, new = result
+            if old is not None:
+                self._prune_empty_tags(set(old.tags) - set(new.tags))
+        return old, new
 
     def create(self, name: str, **settings: Any) -> tuple[ApiKey, str]:
         """Create a key; returns the record and the raw key (shown once, only its hash is stored)."""
@@ -172,10 +241,13 @@ class RedisApiKeys:
                                      encryption_key=self._settings.encryption_key, now=utcnow())
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            self._write(pipe, key)
-            pipe.hset(self._k.api_key_hash_map, key.key_hash, key.id)
+            queue_write(pipe, self._k, key)
             pipe.execute()
         return key, raw
+
+    def put(self, key: ApiKey) -> None:
+        """Store this exact record in upstream's layout (create or replace); idempotent (dual writes, rollback)."""
+        self._replace(key.id, lambda old: key)
 
     def get(self, key_id: str) -> ApiKey | None:
         """The key with this id, or None."""
@@ -225,24 +297,13 @@ class RedisApiKeys:
     def update(self, key_id: str, **fields: Any) -> ApiKey:
         """Change settings; raises NotFound for an unknown id and InvalidInput for an unknown field."""
         rules.check_settings(fields)
-        redis_key = self._k.api_key(key_id)
-        result: list[ApiKey] = []
 
-        def work(pipe: Any) -> None:
-            data = pipe.hgetall(redis_key)
-            if not data:
+        def change(old: ApiKey | None) -> ApiKey:
+            if old is None:
                 raise NotFound(f"API key {key_id} does not exist")
-            old = decode(data, redis_key)
-            new = rules.apply_update(old, fields)
-            pipe.multi()
-            self._write(pipe, new, old)
-            result[:] = [old, new]
+            return rules.apply_update(old, fields)
 
-        with redis_errors():
-            self._r.transaction(work, redis_key)
-            old, new = result
-            self._prune_empty_tags(set(old.tags) - set(new.tags))
-        return new
+        return self._replace(key_id, change)[1]
 
     def delete(self, key_id: str, *, deleted_by: str = "admin", deleted_by_type: str = "admin") -> ApiKey:
         """Soft delete as upstream: flag it, deactivate, and drop its hash from the lookup map."""
@@ -253,9 +314,7 @@ class RedisApiKeys:
                       deleted_by=deleted_by, deleted_by_type=deleted_by_type)
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            self._write(pipe, new, key)
-            pipe.hdel(self._k.api_key_hash_map, key.key_hash)
-            pipe.delete(self._k.api_key_legacy_hash(key.key_hash))
+            queue_write(pipe, self._k, new, key)
             pipe.execute()
         return new
 
@@ -267,14 +326,9 @@ class RedisApiKeys:
         new = replace(key, is_deleted=False, is_active=True, deleted_at=None, deleted_by="",
                       deleted_by_type="", restored_at=utcnow(), restored_by=restored_by,
                       restored_by_type=restored_by_type)
-        k = self._k
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            pipe.hdel(k.api_key(key_id), *_DELETION_FIELDS)
-            self._write(pipe, new, key)
-            pipe.hset(k.api_key_legacy_hash(key.key_hash), mapping={"id": key.id, "name": key.name,
-                                                                   "isActive": "true"})
-            pipe.hset(k.api_key_hash_map, key.key_hash, key.id)
+            queue_write(pipe, self._k, new, key)  # drops the deletion fields, re-adds both hash lookups
             pipe.execute()
         return new
 

@@ -5,7 +5,7 @@ Decoders raise DataError naming the Redis key and field, so a bad value is repor
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import DataError
@@ -69,6 +69,11 @@ def enc_time(value: datetime | None) -> str:
 def dec_time(value: str, key: str, field: str) -> datetime | None:
     if value == "":
         return None
+    if len(value) == 24 and value[-1] == "Z" and value[10] == "T":  # upstream's own toISOString() form
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
     try:
         return parse_iso(value)
     except ValueError:

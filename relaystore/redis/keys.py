@@ -340,3 +340,9 @@ class Keys:
 
     def rate_limit_cost(self, key_id: str) -> str:
         return f"{self.prefix}rate_limit:cost:{key_id}"
+
+    # --- migration bookkeeping: issue 6 (not upstream's; the relay ignores it) ---
+    @property
+    def migration_seq(self) -> str:
+        """INCR'd inside the MULTI that reads keys for a copy to MySQL: orders concurrent copies."""
+        return f"{self.prefix}relaystore:migration:seq"

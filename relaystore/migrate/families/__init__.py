@@ -1,0 +1,31 @@
+"""The registry of migration families, in copy order; a new family is one import and one entry here."""
+from __future__ import annotations
+
+from ...errors import InvalidInput
+from ..family import Family
+from .api_keys import ApiKeysFamily
+from .system_settings import SystemSettingsFamily
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    ApiKeysFamily(),
+    SystemSettingsFamily(),
+)}
+
+
+def select(names: str | None = None) -> list[Family]:
+    """The families named in a comma-separated list (all when None/empty), in registry order."""
+    if not names:
+        return list(FAMILIES.values())
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in FAMILIES]
+    if unknown:
+        raise InvalidInput(f"unknown families: {', '.join(unknown)} (known: {', '.join(FAMILIES)})")
+    return [f for name, f in FAMILIES.items() if name in wanted]
+
+
+def family_for_key(key: str) -> Family | None:
+    """The family owning a relative Redis key, or None."""
+    for family in FAMILIES.values():
+        if family.owns(key) is not None:
+            return family
+    return None

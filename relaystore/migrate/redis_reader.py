@@ -1,0 +1,126 @@
+"""Read a family's keys from Redis: SCAN with MATCH, a regex on the key shape, pipelined fetches.
+
+Never KEYS. MATCH over-selects (upstream's `apikey:*` also matches apikey:hash_map, apikey:idx:*,
+apikey:set:*, apikey:tag:*, apikey:tags:*, apikey:index:*), so every name is checked against the
+family's regex. SCAN's TYPE filter is deliberately not used: it would silently hide a key of the
+family's shape stored under the wrong type, which must be reported as a bad value; instead the
+fetch reads each key as the type its source declares and a WRONGTYPE reply becomes that report
+(the regex already keeps index keys of other types out). SCAN may return a key twice while
+Redis resizes its table: batches are de-duplicated, and a key copied twice in different batches
+is harmless because every write is absolute.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import redis
+
+from ..redis.client import redis_errors
+from .family import Family, KeySource
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def glob_escape(text: str) -> str:
+    """`text` as a literal inside a SCAN MATCH pattern (a prefix may hold glob characters)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+def scan_family(client: redis.Redis, prefix: str, family: Family, *, count: int = 1000) -> Iterator[str]:
+    """The relative names of every key of the family's shape (SCAN MATCH + regex; exact names looked up)."""
+    for source in family.sources:
+        yield from _scan_source(client, prefix, source, count)
+
+
+def _scan_source(client: redis.Redis, prefix: str, source: KeySource, count: int) -> Iterator[str]:
+    with redis_errors():
+        if source.names:
+            pipe = client.pipeline(transaction=False)
+            for name in source.names:
+                pipe.exists(prefix + name)
+            for name, found in zip(source.names, pipe.execute()):
+                if found:
+                    yield name
+            return
+        assert source.match is not None
+        skip = len(prefix)
+        for full in client.scan_iter(match=glob_escape(prefix) + source.match, count=count):
+            key = full[skip:]
+            if source.regex.fullmatch(key):
+                yield key
+
+
+def scan_all(client: redis.Redis, prefix: str, *, count: int = 1000) -> Iterator[str]:
+    """Every relative key under the prefix (export, emptiness checks)."""
+    skip = len(prefix)
+    with redis_errors():
+        for full in client.scan_iter(match=glob_escape(prefix) + "*", count=count):
+            yield full[skip:]
+
+
+def queue_read(pipe: Any, full_key: str, kind: str) -> None:
+    """Queue the command that reads a whole value of this type."""
+    if kind == "hash":
+        pipe.hgetall(full_key)
+    elif kind == "string":
+        pipe.get(full_key)
+    elif kind == "list":
+        pipe.lrange(full_key, 0, -1)
+    elif kind == "set":
+        pipe.smembers(full_key)
+    elif kind == "zset":
+        pipe.zrange(full_key, 0, -1, withscores=True)
+    elif kind == "stream":
+        pipe.xrange(full_key, "-", "+")
+    else:
+        raise ValueError(f"cannot read Redis type {kind!r}")
+
+
+@dataclass
+class Fetched:
+    """One key as read: `value` None when the key is gone; `error` set when it could not be read as its type."""
+
+    key: str
+    value: Any
+    pttl_ms: int | None     # None when not asked for
+    error: str | None = None
+
+
+def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
+          seq_key: str | None = None, ttl: bool = True) -> tuple[list[Fetched], int | None]:
+    """Values (and PTTLs, unless ttl=False) of (relative key, type) pairs in one pipeline.
+
+    With `seq_key` the reads and an INCR of it run as one MULTI/EXEC: the returned number orders
+    this snapshot against every other copy of the same keys (see mysql_writer.guard). Without it
+    (dry run, verify) nothing is written.
+    """
+    with redis_errors():
+        pipe = client.pipeline(transaction=seq_key is not None)
+        for key, kind in items:
+            queue_read(pipe, prefix + key, kind)
+            if ttl:
+                pipe.pttl(prefix + key)
+        if seq_key is not None:
+            pipe.incr(seq_key)
+        results = pipe.execute(raise_on_error=False)
+    seq = None
+    if seq_key is not None:
+        last = results.pop()
+        if isinstance(last, Exception):
+            raise last
+        seq = int(last)
+    out = []
+    values, pttls = (results[0::2], results[1::2]) if ttl else (results, [None] * len(results))
+    for (key, kind), value, pttl in zip(items, values, pttls):
+        if isinstance(value, redis.ResponseError):
+            # The key changed type since the scan; the message says so without the value.
+            out.append(Fetched(key, None, -2, f"{key}: wrong Redis type, expected a {kind}"))
+        elif isinstance(value, Exception):
+            raise value
+        else:
+            present = value is not None and value != {} and value != [] and value != set()
+            out.append(Fetched(key, value if present else None,
+                               None if pttl is None else int(pttl) if present else -2))
+    return out, seq
