@@ -16,9 +16,10 @@ import platform
 import random
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any, Iterator
+from typing import Any
 
 import pymysql
 import pytest

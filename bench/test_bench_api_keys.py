@@ -9,8 +9,8 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from conftest import BENCH_KEYS, SCALE_BASE_KEYS
+
 from relaystore.apikey_rules import hash_raw_key
 from relaystore.mysql.pool import prepared
 

@@ -13,10 +13,11 @@ import io
 import os
 import random
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
+from conftest import bench_settings  # bench/conftest.py (bench has no __init__.py)
 
 from relaystore import apikey_rules as rules
 from relaystore.config import Settings
@@ -28,8 +29,6 @@ from relaystore.redis.api_keys import queue_write
 from relaystore.store import Store
 from relaystore.timefmt import utcnow
 from tests.migrate.conftest import UPSTREAM_MARKERS, assert_keyspaces_equal, keyspace, populate
-
-from conftest import bench_settings  # bench/conftest.py (bench has no __init__.py)
 
 REDIS_DB = int(os.environ.get("RELAYSTORE_BENCH_REDIS_DB", "9"))
 FAST_KEYS = 10_000     # written with the DAO's layout code in pipelines

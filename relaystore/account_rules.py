@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from .account_crypto import AccountCipher, check_encodable
 from .config import Settings

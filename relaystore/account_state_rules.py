@@ -14,8 +14,9 @@ default USD) and readers its getAccountBalance (parseFloat; unparseable JSON rea
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import DataError, InvalidInput
 from .jsnum import js_json, js_number

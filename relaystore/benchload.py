@@ -23,9 +23,10 @@ import hashlib
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
+from typing import Any, Protocol, TextIO
 
 from .apikey_rules import hash_raw_key
 from .errors import InvalidInput

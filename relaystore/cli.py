@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 from .config import Settings, load_settings
 from .errors import InvalidInput, RelayStoreError

@@ -12,8 +12,9 @@ keys (relative, built with Keys("")) a call changed. Families without an entry a
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
 from .records import ApiKey, AuthResult
@@ -55,7 +56,7 @@ WRITES: dict[str, dict[str, Touched]] = {
 class DualDAO:
     """One family's DAO in dual mode: WRITES methods run on Redis then copy to MySQL; the rest read."""
 
-    def __init__(self, name: str, redis_dao: Any, mysql_dao: Any, read_from: str, copier: "Copier",
+    def __init__(self, name: str, redis_dao: Any, mysql_dao: Any, read_from: str, copier: Copier,
                  writes: dict[str, Touched] | None = None) -> None:
         self._name = name
         self._redis = redis_dao
@@ -109,7 +110,7 @@ class DualDAO:
         return f"DualDAO({self._name}, reads from {'mysql' if self._read is self._mysql else 'redis'})"
 
 
-def open_dual(store: "Store") -> None:
+def open_dual(store: Store) -> None:
     """Fill a dual Store: both backends opened, each WRITES family wrapped in a DualDAO."""
     from .migrate.sync import Copier
     from .store import Store

@@ -6,7 +6,7 @@ import math
 from decimal import Decimal
 
 
-def js_number(value: float | int) -> str:
+def js_number(value: float) -> str:
     """Render like JS: `0`, `1.5`, `0.000001`, `1e-7`, `1e+21`; never `1.50` or `1e-07`."""
     if isinstance(value, bool):
         raise TypeError("js_number() takes a number, not a bool")

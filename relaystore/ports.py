@@ -4,9 +4,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from .records import (Account, AccountBalance, AccountGroup, AdminCredentials, AdminSession, ApiKey, AuthResult,
-                      CostLimits, OAuthSession, Page, RequestDetail, UsageBreakdown, UsageRow, UsageTotals, User,
-                      UserSession)
+from .records import (
+    Account,
+    AccountBalance,
+    AccountGroup,
+    AdminCredentials,
+    AdminSession,
+    ApiKey,
+    AuthResult,
+    CostLimits,
+    OAuthSession,
+    Page,
+    RequestDetail,
+    UsageBreakdown,
+    UsageRow,
+    UsageTotals,
+    User,
+    UserSession,
+)
 
 
 class ApiKeyStore(Protocol):
@@ -199,7 +214,7 @@ class UsageStore(Protocol):
     def top_keys_by_cost(self, *, period: str = "daily", date: Any = None, start_day: Any = None,
                          end_day: Any = None, limit: int = 10) -> list[UsageRow]: ...
 # --- concurrency leases, queues, rate-limit windows (issue 5) ---
-from .records import QueueStats, RateLimitResult, RateLimitWindow  # noqa: E402  (own line: fewer merge conflicts)
+from .records import QueueStats, RateLimitResult, RateLimitWindow
 
 
 class LeaseStore(Protocol):

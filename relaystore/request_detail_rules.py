@@ -14,8 +14,9 @@ import json
 import random
 import re
 import string
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import DataError, InvalidInput
 from .jsnum import js_json

@@ -21,8 +21,9 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import DataError, InvalidInput
 from .jsnum import js_json, js_number

@@ -4,9 +4,21 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings, load_settings
-from .ports import (AccountGroupStore, AccountStateStore, AccountStore, AdminStore, ApiKeyStore, LeaseStore,
-                    QueueStore, RateLimitStore, RequestDetailStore, SessionStore, SettingsStore, UsageStore,
-                    UserStore)
+from .ports import (
+    AccountGroupStore,
+    AccountStateStore,
+    AccountStore,
+    AdminStore,
+    ApiKeyStore,
+    LeaseStore,
+    QueueStore,
+    RateLimitStore,
+    RequestDetailStore,
+    SessionStore,
+    SettingsStore,
+    UsageStore,
+    UserStore,
+)
 
 
 class Store:
@@ -129,7 +141,7 @@ class Store:
         while self._closers:
             self._closers.pop()()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

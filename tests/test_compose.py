@@ -13,8 +13,9 @@ import secrets
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pymysql
 import pytest

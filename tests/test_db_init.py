@@ -19,7 +19,7 @@ def _run(database: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
-def test_db_init_twice_second_run_has_nothing_to_do(mysql_database):  # noqa: ARG001 - server check
+def test_db_init_twice_second_run_has_nothing_to_do(mysql_database):
     database = f"relaystore_init_{uuid.uuid4().hex[:8]}"
     try:
         first = _run(database)

@@ -13,9 +13,9 @@ import shlex
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pymysql
 import pytest

@@ -6,9 +6,21 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from relaystore import InvalidInput
-from relaystore.usage_rules import (bucket_for, buckets, epoch_ms, is_claude_family, js_round, micro,
-                                    next_weekly_reset, normalize_model, opus_applies, usage_event,
-                                    week_hour_range, weekly_period, weekly_period_start)
+from relaystore.usage_rules import (
+    bucket_for,
+    buckets,
+    epoch_ms,
+    is_claude_family,
+    js_round,
+    micro,
+    next_weekly_reset,
+    normalize_model,
+    opus_applies,
+    usage_event,
+    week_hour_range,
+    weekly_period,
+    weekly_period_start,
+)
 
 UTC = timezone.utc
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 import pymysql
 import pymysql.cursors

@@ -10,8 +10,9 @@ prefix. Records are whatever the family's DAOs use (ApiKey, ...), compared with 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..mysql.pool import MySQLPool
 from ..redis.keys import Keys

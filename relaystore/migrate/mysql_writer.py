@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import Conflict, DataError
 from ..mysql.pool import RETRYABLE_TRANSACTION_ERRORS, MySQLPool

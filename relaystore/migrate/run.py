@@ -13,10 +13,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from ..config import Settings
 from ..errors import ConfigError, InvalidInput
@@ -25,8 +26,8 @@ from ..redis.client import make_client, redis_errors
 from ..redis.keys import Keys
 from . import families as registry
 from .family import Family
-from .report import Progress, RunLog, default_log_path, table
 from .redis_reader import scan_family
+from .report import Progress, RunLog, default_log_path, table
 from .sync import ON_ERROR, Copier, CopyResult
 
 KILL_STAGES = ("read", "written", "committed")
@@ -103,7 +104,7 @@ class Endpoints:
         self.pool.close()
         self.redis.close()
 
-    def __enter__(self) -> "Endpoints":
+    def __enter__(self) -> Endpoints:
         return self
 
     def __exit__(self, *exc: object) -> None:

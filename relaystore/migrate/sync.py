@@ -14,8 +14,9 @@ Redis's value, counters included, with no increment applied twice or lost.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import redis
 
@@ -29,8 +30,8 @@ from .redis_reader import fetch
 ON_ERROR = ("skip", "stop")
 # A codec message ends with a repr of the offending value ("...: 'lots'"); a server message quotes
 # the value before "for column"/"for key". Logs and reports show keys and field names, never values.
-_VALUE_TAIL = re.compile(r":\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\Z", re.S)
-_SERVER_VALUE = re.compile(r"'(?:[^'\\]|\\.)*'(?= for (?:column|key))", re.S)
+_VALUE_TAIL = re.compile(r":\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\Z", re.DOTALL)
+_SERVER_VALUE = re.compile(r"'(?:[^'\\]|\\.)*'(?= for (?:column|key))", re.DOTALL)
 # Server errors that mean "this value cannot be stored" (a bad value, reported and skipped), not a failure.
 DATA_ERROR_CODES = {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 3140, 4025}
 
@@ -60,7 +61,7 @@ class CopyResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
     seq: int | None = None
 
-    def add(self, other: "CopyResult") -> None:
+    def add(self, other: CopyResult) -> None:
         for name in ("read", "written", "gone", "stale", "skipped", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields as dc_fields, replace
+from collections.abc import Sequence
+from dataclasses import fields as dc_fields
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from .. import apikey_rules as rules
 from ..config import Settings

@@ -68,7 +68,7 @@ def purge_expired(pool: MySQLPool, *, batch_size: int = DEFAULT_BATCH_SIZE,
         raise InvalidInput("batch_size must be a positive whole number")
     existing = {row["name"] for row in pool.fetchall(SELECT_EXISTING_TABLES)}
     counts: dict[str, int] = {}
-    for table, column in list(EXPIRING):
+    for table, column in EXPIRING:
         if not (_IDENTIFIER.fullmatch(table) and _IDENTIFIER.fullmatch(column)):
             raise InvalidInput(f"expiring table {table!r}.{column!r} is not a plain identifier")
         if table not in existing:

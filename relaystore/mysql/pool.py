@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -213,9 +214,8 @@ class MySQLPool:
     @contextmanager
     def write_cursor(self) -> Iterator[Any]:
         """An autocommit cursor whose statements are never re-sent: for relative one-statement writes."""
-        with self.cursor() as cur:
-            with cur.no_failover():
-                yield cur
+        with self.cursor() as cur, cur.no_failover():
+            yield cur
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

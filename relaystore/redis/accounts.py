@@ -17,8 +17,9 @@ scheduler call. list_schedulable() decrypts only the accounts it returns.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import redis
 

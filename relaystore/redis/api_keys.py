@@ -1,9 +1,11 @@
 """API keys on Redis in upstream's layout: apikey:{id} hash, apikey:hash_map, legacy apikey_hash:*, indexes."""
 from __future__ import annotations
 
-from dataclasses import fields as dc_fields, replace
+from collections.abc import Collection
+from dataclasses import fields as dc_fields
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Collection
+from typing import Any
 
 import redis
 

@@ -1,8 +1,8 @@
 """Redis client factory and the one place redis-py errors become relaystore errors."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import redis
 

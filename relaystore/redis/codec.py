@@ -21,7 +21,7 @@ def dec_bool(value: str) -> bool:
     return value == "true"
 
 
-def enc_num(value: float | int) -> str:
+def enc_num(value: float) -> str:
     return js_number(value)
 
 

@@ -7,7 +7,8 @@ session *is* its token, so decoders get a redacted label instead of the key.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import redis
 

@@ -1,9 +1,9 @@
 """Singleton settings on Redis: one plain string key per known name (settings_rules.KNOWN_SETTINGS)."""
 from __future__ import annotations
 
-import redis
-
 from typing import cast
+
+import redis
 
 from .. import settings_rules as rules
 from ..config import Settings

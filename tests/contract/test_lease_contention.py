@@ -99,8 +99,7 @@ def _process_worker(settings: Settings, seed: int, held, peak, results) -> None:
     def enter():
         with held.get_lock():
             held.value += 1
-            if held.value > peak.value:
-                peak.value = held.value
+            peak.value = max(peak.value, held.value)
 
     def leave():
         with held.get_lock():

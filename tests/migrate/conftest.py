@@ -7,9 +7,10 @@ import random
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pymysql
 import pytest
@@ -137,7 +138,7 @@ def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] =
              ) -> dict[str, Any]:
     """{relative key: (type, value, ttl seconds)} of everything under a prefix (bytes decoded losslessly)."""
     raw = redis_lib.Redis(host="127.0.0.1", port=6379, db=db)
-    text = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
+    text = lambda b: b.decode("utf-8", "surrogateescape")
     out = {}
     try:
         for full in raw.scan_iter(match=prefix.encode() + b"*", count=1000):

@@ -90,9 +90,8 @@ def test_mysql_export_import_round_trip(settings, populated, make_database, tmp_
         counts = backup.import_mysql(target, source)
     assert counts["api_keys"] == sum(1 for r in rows if r["table"] == "api_keys")
     assert _mysql_lines(target) == exported
-    with pytest.raises(Conflict, match="not empty"):
-        with open(path, encoding="utf-8") as source:
-            backup.import_mysql(target, source)
+    with pytest.raises(Conflict, match="not empty"), open(path, encoding="utf-8") as source:
+        backup.import_mysql(target, source)
 
 
 def test_cli_export_and_import(settings, populated, make_prefix, client, tmp_path):

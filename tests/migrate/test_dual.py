@@ -7,14 +7,14 @@ import random
 import re
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pymysql
 import pytest
 
-from relaystore import ConfigError, load_settings
-from relaystore import dual
+from relaystore import ConfigError, dual, load_settings
 from relaystore.migrate import families
 from relaystore.migrate.family import Family, KeySource
 from relaystore.migrate.redis_reader import fetch

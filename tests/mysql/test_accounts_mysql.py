@@ -10,8 +10,12 @@ import pytest
 from relaystore import Conflict, DataError
 from relaystore.account_rules import PLATFORMS
 from relaystore.mysql.account_groups import SELECT_ACCOUNT_GROUPS_OF_ACCOUNT
-from relaystore.mysql.accounts import (COLUMNS, INSERT_ACCOUNT, SELECT_SCHEDULABLE_ACCOUNTS,
-                                       SELECT_SCHEDULABLE_ACCOUNTS_IN_GROUP)
+from relaystore.mysql.accounts import (
+    COLUMNS,
+    INSERT_ACCOUNT,
+    SELECT_SCHEDULABLE_ACCOUNTS,
+    SELECT_SCHEDULABLE_ACCOUNTS_IN_GROUP,
+)
 from relaystore.store import Store
 from relaystore.timefmt import utcnow
 from tests import upstream_crypto as up
@@ -150,9 +154,8 @@ def test_list_schedulable_is_one_query(mysql_database, with_group):
 def test_deleting_a_group_with_a_member_is_also_refused_by_the_foreign_key(mysql_store):
     group = mysql_store.account_groups.create("droid", "g")
     mysql_store.account_groups.add_member(group.id, "acc-1")
-    with pytest.raises(Conflict):
-        with mysql_store.pool.cursor() as cur:
-            cur.execute("DELETE FROM account_groups WHERE id = %(i)s", {"i": group.id})
+    with pytest.raises(Conflict), mysql_store.pool.cursor() as cur:
+        cur.execute("DELETE FROM account_groups WHERE id = %(i)s", {"i": group.id})
 
 
 def test_account_ids_outside_the_storable_alphabet_never_reach_the_server(mysql_database):

@@ -10,7 +10,7 @@ import pytest
 
 from relaystore import DataError
 from relaystore.apikey_rules import hash_raw_key
-from relaystore.mysql.api_keys import SELECT_API_KEY_BY_HASH, to_row, COLUMNS
+from relaystore.mysql.api_keys import COLUMNS, SELECT_API_KEY_BY_HASH, to_row
 from relaystore.records import ApiKey
 from relaystore.store import Store
 from relaystore.timefmt import utcnow

@@ -36,9 +36,8 @@ def test_read_is_retried_once_on_a_lost_connection(pool):
 
 def test_relative_write_is_never_resent(pool):
     _kill_pooled_connection(pool)
-    with pytest.raises(BackendUnavailable):
-        with pool.write_cursor() as cur:
-            cur.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+    with pytest.raises(BackendUnavailable), pool.write_cursor() as cur:
+        cur.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
     assert pool.fetchone("SELECT n FROM counters WHERE id = 1")["n"] == 0  # not applied, not doubled
     with pool.write_cursor() as cur:  # the pool recovered: the next write works, exactly once
         cur.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
@@ -46,10 +45,9 @@ def test_relative_write_is_never_resent(pool):
 
 
 def test_transaction_rolls_back_on_error(pool):
-    with pytest.raises(RuntimeError):
-        with pool.transaction() as cur:
-            cur.execute("UPDATE counters SET n = 99 WHERE id = 1")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), pool.transaction() as cur:
+        cur.execute("UPDATE counters SET n = 99 WHERE id = 1")
+        raise RuntimeError("boom")
     assert pool.fetchone("SELECT n FROM counters WHERE id = 1")["n"] == 0
 
 

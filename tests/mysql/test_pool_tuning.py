@@ -2,9 +2,9 @@
 prepared, plain SQL everywhere else."""
 from __future__ import annotations
 
-import pytest
-
 from contextlib import ExitStack
+
+import pytest
 
 from relaystore.mysql import pool as pool_module
 from relaystore.mysql.pool import MySQLPool, prepared

@@ -7,8 +7,9 @@ not copied, and the rollback rebuilds them with the Redis DAO's own queue_write(
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import fields as dc_fields
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ...errors import DataError
 from ...mysql import api_keys as mysql_api_keys

@@ -7,8 +7,9 @@ SETTING_NAMES; each name is looked up directly (GET), never scanned for.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ...errors import DataError
 from ...mysql.pool import MySQLPool
