@@ -13,6 +13,7 @@ from ..config import Settings
 from ..errors import AlreadyExists, DataError, InvalidInput, NotFound
 from ..records import ApiKey, AuthResult, Page
 from ..timefmt import utcnow
+from . import bulk
 from .pool import MySQLPool, prepared
 
 _JSON_TUPLES = ("permissions", "restricted_models", "allowed_clients", "tags", "openai_responses_payload_rules")
@@ -189,12 +190,12 @@ def upsert_api_keys(cur: Any, keys: Sequence[ApiKey]) -> None:
     for key_hash, owner in hash_owners(cur, keys).items():
         if owner not in mine:
             raise AlreadyExists(f"API key {claimants[key_hash][0]}: its hash already belongs to API key {owner}")
-    cur.executemany(UPSERT_API_KEY, [to_row(k) for k in keys])
+    bulk.executemany(cur, UPSERT_API_KEY, [to_row(k) for k in keys])
     id_list = list(ids)
     cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(id_list))), id_list)
     tag_rows = [(tag, k.id) for k in keys for tag in dict.fromkeys(k.tags)]
     if tag_rows:
-        cur.executemany(INSERT_API_KEY_TAG_STRICT, tag_rows)
+        bulk.executemany(cur, INSERT_API_KEY_TAG_STRICT, tag_rows)
 
 
 def delete_api_keys(cur: Any, key_ids: Sequence[str]) -> None:
