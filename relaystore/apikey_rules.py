@@ -17,6 +17,7 @@ MIN_RAW_KEY_LENGTH, MAX_RAW_KEY_LENGTH = 10, 512
 _MANAGED = {"id", "key_hash", "created_at", "is_deleted", "deleted_at", "deleted_by", "deleted_by_type",
             "restored_at", "restored_by", "restored_by_type"}
 SETTABLE_FIELDS = frozenset(f.name for f in fields(ApiKey)) - _MANAGED
+TAG_MAX_CHARS = 191   # api_key_tags.tag VARCHAR(191): the widest utf8mb4 column InnoDB indexes in full
 _TUPLE_FIELDS = {"permissions", "restricted_models", "allowed_clients", "tags", "openai_responses_payload_rules"}
 
 
@@ -43,8 +44,19 @@ def _coerce(name: str, value: Any) -> Any:
     if name in _TUPLE_FIELDS:
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise InvalidInput(f"{name} must be a list, got {type(value).__name__}")
-        return tuple(value)
+        value = tuple(value)
+        if name == "tags":
+            check_tags(value)
     return value
+
+
+def check_tags(tags: tuple[Any, ...]) -> None:
+    """Tags are strings of at most TAG_MAX_CHARS characters on both backends (MySQL's tag index width)."""
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InvalidInput(f"tags must be strings, got {type(tag).__name__}")
+        if len(tag) > TAG_MAX_CHARS:
+            raise InvalidInput(f"a tag is {len(tag)} characters long; the limit is {TAG_MAX_CHARS}")
 
 
 def check_settings(values: dict[str, Any]) -> dict[str, Any]:

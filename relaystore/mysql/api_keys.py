@@ -63,7 +63,6 @@ ACTIVATE_API_KEY = """
 
 DELETE_API_KEY = "DELETE FROM api_keys WHERE id = %(id)s AND is_deleted = 1"
 DELETE_API_KEY_TAGS = "DELETE FROM api_key_tags WHERE api_key_id = %(id)s"
-INSERT_API_KEY_TAG = "INSERT IGNORE INTO api_key_tags (tag, api_key_id) VALUES (%s, %s)"
 
 # Absolute write of whole records (put(), migration, dual writes): a re-run leaves the row identical.
 # A plain INSERT ... VALUES (...) so PyMySQL's executemany() sends many rows per statement.
@@ -72,9 +71,9 @@ INSERT_API_KEY_TAG = "INSERT IGNORE INTO api_key_tags (tag, api_key_id) VALUES (
 UPSERT_API_KEY = (INSERT_API_KEY + " ON DUPLICATE KEY UPDATE "
                   + ", ".join(f"{c} = VALUES({c})" for c in COLUMNS if c != "id"))
 
-# Tag rows for upsert_api_keys: unlike INSERT IGNORE, a tag too long for its column is refused in
-# strict mode instead of being cut short; tags equal under the column's PAD SPACE collation collapse.
-INSERT_API_KEY_TAG_STRICT = ("INSERT INTO api_key_tags (tag, api_key_id) VALUES (%s, %s) "
+# Tag rows: unlike INSERT IGNORE, a tag too long for its column is refused (strict mode) instead of
+# being cut short; tags equal under the column's PAD SPACE collation collapse into one row.
+INSERT_API_KEY_TAG = ("INSERT INTO api_key_tags (tag, api_key_id) VALUES (%s, %s) "
                              "ON DUPLICATE KEY UPDATE tag = tag")
 
 # Tag rows of several keys at once; {ids} is a run of %s placeholders, never data.
@@ -195,7 +194,7 @@ def upsert_api_keys(cur: Any, keys: Sequence[ApiKey]) -> None:
     cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(id_list))), id_list)
     tag_rows = [(tag, k.id) for k in keys for tag in dict.fromkeys(k.tags)]
     if tag_rows:
-        bulk.executemany(cur, INSERT_API_KEY_TAG_STRICT, tag_rows)
+        bulk.executemany(cur, INSERT_API_KEY_TAG, tag_rows)
 
 
 def delete_api_keys(cur: Any, key_ids: Sequence[str]) -> None:

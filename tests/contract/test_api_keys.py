@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from relaystore import InvalidInput, NotFound
-from relaystore.apikey_rules import hash_raw_key
+from relaystore.apikey_rules import TAG_MAX_CHARS, hash_raw_key
 from relaystore.timefmt import utcnow
 from tests.conftest import TEST_ENCRYPTION_KEY
 
@@ -49,7 +49,7 @@ def test_authenticate_unknown_or_malformed_key(store, raw):
 
 
 def test_authenticate_inactive_key(store):
-    key, raw = store.api_keys.create("off", is_active=False)
+    _, raw = store.api_keys.create("off", is_active=False)
     result = store.api_keys.authenticate(raw)
     assert (result.ok, result.reason) == (False, "inactive")
 
@@ -113,6 +113,20 @@ def test_update_rejects_unknown_and_managed_fields_by_name(store):
     key, _ = store.api_keys.create("k")
     with pytest.raises(InvalidInput, match="key_hash, nonsense"):
         store.api_keys.update(key.id, nonsense=1, key_hash="00")
+
+
+def test_tags_longer_than_the_limit_are_refused_never_cut(store):
+    longest = "\U0001F600" * TAG_MAX_CHARS
+    key, _ = store.api_keys.create("k", tags=[longest])
+    assert store.api_keys.get(key.id).tags == (longest,)
+    assert store.api_keys.list(tag=longest).total == 1
+    with pytest.raises(InvalidInput, match=f"limit is {TAG_MAX_CHARS}"):
+        store.api_keys.create("k2", tags=["x" * (TAG_MAX_CHARS + 1)])
+    with pytest.raises(InvalidInput, match="limit is"):
+        store.api_keys.update(key.id, tags=["ok", "y" * (TAG_MAX_CHARS + 1)])
+    with pytest.raises(InvalidInput, match="tags must be strings"):
+        store.api_keys.update(key.id, tags=[5])
+    assert store.api_keys.get(key.id).tags == (longest,)
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=lambda t: repr(t[:12]))
