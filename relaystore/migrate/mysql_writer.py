@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..errors import Conflict, DataError
-from ..mysql.pool import RETRYABLE_TRANSACTION_ERRORS, MySQLPool
+from ..errors import DataError
+from ..mysql.pool import MySQLPool, retry_rolled_back
 
 T = TypeVar("T")
 
@@ -61,16 +60,7 @@ def copy_transaction(pool: MySQLPool) -> Iterator[Any]:
 
 def retry_deadlocks(work: Callable[[], T], *, attempts: int = 5) -> T:
     """Run `work` again after a deadlock or lock wait timeout (the transaction was rolled back whole)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return work()
-        except Conflict as exc:
-            cause = exc.__cause__
-            code = cause.args[0] if cause is not None and cause.args else None
-            if code not in RETRYABLE_TRANSACTION_ERRORS or attempt == attempts:
-                raise
-            time.sleep(0.01 * attempt)
-    raise AssertionError("unreachable")
+    return retry_rolled_back(work, attempts=attempts, backoff=0.01)
 
 
 # Claim these keys for a copy read at `seq`; the row lock is held until the batch commits.

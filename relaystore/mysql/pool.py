@@ -48,6 +48,22 @@ DRIVER_ERRORS = (pymysql.err.MySQLError, PooledDBError)
 RETRYABLE_TRANSACTION_ERRORS = (ER.LOCK_DEADLOCK, ER.LOCK_WAIT_TIMEOUT)
 
 
+def retry_rolled_back(work: Callable[[], T], *, attempts: int = 3, backoff: float = 0.005) -> T:
+    """Run `work()` again after a deadlock or lock-wait timeout: the server rolled the whole
+    transaction back, so re-sending it applies it once. Waits backoff x attempt seconds between tries.
+    The one retry loop of the MySQL backend (transactions, one-round-trip batches, migration copies)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Conflict as exc:
+            cause = exc.__cause__
+            code = cause.args[0] if cause is not None and cause.args else None
+            if code not in RETRYABLE_TRANSACTION_ERRORS or attempt == attempts:
+                raise
+            time.sleep(backoff * attempt)
+    raise AssertionError("unreachable")
+
+
 def translate(exc: BaseException) -> RelayStoreError:
     """Map a PyMySQL/DBUtils exception to relaystore's hierarchy (the one place that does)."""
     if isinstance(exc, RelayStoreError):
@@ -265,17 +281,10 @@ class MySQLPool:
 
     def run_transaction(self, work: Callable[[Any], T], *, attempts: int = 3) -> T:
         """Run `work(cursor)` in a transaction, re-running it whole after a deadlock or lock timeout."""
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.transaction() as cur:
-                    return work(cur)
-            except Conflict as exc:
-                cause = exc.__cause__
-                code = cause.args[0] if cause is not None and cause.args else None
-                if code not in RETRYABLE_TRANSACTION_ERRORS or attempt == attempts:
-                    raise
-                time.sleep(0.005 * attempt)
-        raise AssertionError("unreachable")
+        def once() -> T:
+            with self.transaction() as cur:
+                return work(cur)
+        return retry_rolled_back(once, attempts=attempts, backoff=0.005)
 
     def fetchone(self, sql: str, params: Any = None) -> dict[str, Any] | None:
         """Run one read and return its first row (or None)."""

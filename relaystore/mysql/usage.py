@@ -10,7 +10,6 @@ usage_rules.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -18,9 +17,10 @@ from typing import Any
 
 from .. import usage_rules as rules
 from ..config import Settings
-from ..errors import Conflict, InvalidInput
+from ..errors import InvalidInput
 from ..records import CostLimits, UsageBreakdown, UsageRow, UsageTotals
-from .pool import RETRYABLE_TRANSACTION_ERRORS, MySQLPool
+from .batches import run_batch
+from .pool import MySQLPool
 
 KEY, ACCOUNT = "k", "a"
 _PERIOD_CODE = {"total": "T", "monthly": "M", "daily": "D", "hourly": "H"}
@@ -215,17 +215,7 @@ class MySQLUsage:
         at_naive = _naive_utc(ev.at)
         params += [at_naive, ev.key_id, at_naive]
         sql = record_sql(len(rows))
-        for attempt in range(1, 4):
-            try:
-                self._pool.batch(sql, params)
-                return
-            except Conflict as exc:
-                # The server rolled the whole transaction back, so sending it again counts it once.
-                cause = exc.__cause__
-                code = cause.args[0] if cause is not None and cause.args else None
-                if code not in RETRYABLE_TRANSACTION_ERRORS or attempt == 3:
-                    raise
-                time.sleep(0.002 * attempt)
+        run_batch(self._pool, sql, params)   # a deadlock rolled it all back: re-sent, counted once
 
     # --- reading ---------------------------------------------------------------------------------
 
