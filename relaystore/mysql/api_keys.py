@@ -190,7 +190,7 @@ def upsert_api_keys(cur: Any, keys: Sequence[ApiKey]) -> None:
         if owner not in mine:
             raise AlreadyExists(f"API key {claimants[key_hash][0]}: its hash already belongs to API key {owner}")
     bulk.executemany(cur, UPSERT_API_KEY, [to_row(k) for k in keys])
-    id_list = list(ids)
+    id_list = list(dict.fromkeys(k.id for k in keys))
     cur.execute(DELETE_API_KEY_TAGS_FOR_KEYS.format(ids=_placeholders(len(id_list))), id_list)
     tag_rows = [(tag, k.id) for k in keys for tag in dict.fromkeys(k.tags)]
     if tag_rows:

@@ -53,6 +53,19 @@ def test_second_run_leaves_mysql_identical(settings, populated, tmp_path):
     assert len(dump["api_keys"]) == len(keys)
 
 
+def test_catch_up_copies_tags_removed_and_added_on_every_key_of_a_batch(settings, populated, client, tmp_path):
+    """A re-run replaces each key's tag rows: tags changed in Redis since the first copy follow."""
+    keys = [k for k in populated(60) if not k.is_deleted]
+    _migrate(settings, tmp_path, batch_size=100)
+    for key in keys:
+        client.hset(f"{settings.redis_key_prefix}apikey:{key.id}", "tags", '["only-this"]')
+    summary, _ = _migrate(settings, tmp_path, batch_size=100)
+    assert summary.exit_code == 0
+    tags = data_dump(settings, settings.mysql_database, ("api_key_tags",))["api_key_tags"]
+    assert sorted(t for t in tags if t[1] in {k.id for k in keys}) == sorted(("only-this", k.id) for k in keys)
+    assert all(d.clean for d in verify(settings, out=io.StringIO()))
+
+
 def _bad_keys(client, prefix):
     """Upstream-shaped keys with one bad value each; returns {key: the bad value's text}."""
     def good(**fields):
