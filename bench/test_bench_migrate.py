@@ -1,9 +1,11 @@
-"""Migration at scale: a 10,000+ key round trip, and Redis -> MySQL throughput (keys per second).
+"""Migration at scale: a round trip of every family, and Redis -> MySQL throughput (keys per second).
 
 Runs on its own Redis database number (RELAYSTORE_BENCH_REDIS_DB, default 9) under a scratch
 prefix: SCAN walks a whole database, and the shared database 0 of a development machine holds
 other people's keys, which would be measured too. The keyspace is filled through the Redis DAO's
-own layout code (queue_write, pipelined) plus DAO calls for updates, deletes, restores and purges.
+own layout code (queue_write, pipelined) plus every family's test-data writer (tests/migrate/fills.py:
+API keys with updates, deletes, restores and purges; usage, accounts, sessions, leases, ... through
+their Redis DAOs), so the mix is what a relay's keyspace holds, not API keys alone.
 
     PYTHONPATH=$PWD python3 -m pytest bench/test_bench_migrate.py -q
 """
@@ -28,11 +30,12 @@ from relaystore.mysql.schema import drop_database, init_database
 from relaystore.redis.api_keys import queue_write
 from relaystore.store import Store
 from relaystore.timefmt import utcnow
-from tests.migrate.conftest import UPSTREAM_MARKERS, assert_keyspaces_equal, keyspace, populate
+from tests.migrate.conftest import UPSTREAM_MARKERS, assert_keyspaces_equal, keyspace
+from tests.migrate.fills import fill_all
 
 REDIS_DB = int(os.environ.get("RELAYSTORE_BENCH_REDIS_DB", "9"))
 FAST_KEYS = 10_000     # written with the DAO's layout code in pipelines
-DAO_KEYS = 500         # written through the full DAO (updates, deletes, restores, purges)
+MIX_RECORDS = 600      # per family, written through the DAOs by tests/migrate/fills.py
 
 
 def _drop_prefix(prefix: str) -> None:
@@ -45,11 +48,11 @@ def _drop_prefix(prefix: str) -> None:
 
 @pytest.fixture(scope="module")
 def keyspace_10k() -> Iterator[Settings]:
-    """A prefix holding 10,500 API keys plus upstream's markers, removed afterwards."""
+    """A prefix holding 10,000 API keys plus every family's mix, removed afterwards."""
     prefix = f"rs_bench_{uuid.uuid4().hex[:8]}:"
     settings = bench_settings(database_type="redis", redis_key_prefix=prefix, redis_db=REDIS_DB)
     with Store(settings) as store:
-        populate(store, DAO_KEYS, seed=11)
+        fill_all(store, MIX_RECORDS, seed=11)
         rng = random.Random(5)
         pipe = store.redis.pipeline(transaction=False)
         for i in range(FAST_KEYS):
@@ -124,6 +127,7 @@ def test_migrate_throughput(benchmark, keyspace_10k, workers, tmp_path):
     keys = sum(f.totals.read for f in summary.families)
     copying = sum(f.seconds for f in summary.families)
     benchmark.extra_info["keys"] = keys
+    benchmark.extra_info["keys_per_family"] = {f.name: f.totals.read for f in summary.families}
     benchmark.extra_info["keys_per_s_best_round"] = round(keys / benchmark.stats.stats.min)
     benchmark.extra_info["keys_per_s_copying_last_round"] = round(keys / copying)
     assert summary.exit_code == 0 and keys >= FAST_KEYS
