@@ -8,12 +8,22 @@ same max_stmt_length (tests/mysql/test_bulk.py checks every literal against PyMy
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from pymysql.constants import SERVER_STATUS
 from pymysql.converters import escape_string
 from pymysql.cursors import RE_INSERT_VALUES
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+@lru_cache(maxsize=256)
+def _positional(values: str) -> tuple[str, tuple[str, ...]]:
+    """A VALUES template with %(name)s placeholders as one with %s, and the names in order."""
+    return _NAMED.sub("%s", values), tuple(_NAMED.findall(values))
 
 
 def literal_function(conn: Any) -> Callable[[Any], str]:
@@ -51,12 +61,13 @@ def executemany(cur: Any, query: str, rows: Sequence[Mapping[str, Any]] | Sequen
     values = match.group(2).rstrip()
     postfix = ((match.group(3) or "") % ()).encode(encoding)
     limit = cur.max_stmt_length
+    positional, names = _positional(values)
     affected = 0
     sql = bytearray(prefix)
     first = True
     for row in rows:
         if isinstance(row, Mapping):
-            text = values % {name: literal(value) for name, value in row.items()}
+            text = positional % tuple([literal(row[name]) for name in names])
         else:
             text = values % tuple([literal(value) for value in row])
         chunk = text.encode(encoding)

@@ -68,3 +68,14 @@ def test_no_backslash_escapes_mode_defers_to_pymysql(pool):
 def test_refuses_a_statement_that_is_not_a_multi_row_insert(pool):
     with pool.write_cursor() as cur, pytest.raises(ValueError, match="INSERT"):
         bulk.executemany(cur, "UPDATE t SET s = %(s)s WHERE id = %(id)s", [{"s": "x", "id": 1}])
+
+
+
+def test_named_rows_with_repeated_and_extra_names(pool):
+    """A name used twice gets its value twice; keys the statement does not name are ignored."""
+    query = "INSERT INTO t (id, s, n) VALUES (%(id)s, %(s)s, %(id)s) ON DUPLICATE KEY UPDATE s = '%%'"
+    with pool.write_cursor() as cur:
+        bulk.executemany(cur, query, [{"id": 1, "s": "a", "unused": "x"}, {"s": "%s", "id": 2}])
+        bulk.executemany(cur, query, [{"id": 2, "s": "b"}])
+    assert pool.fetchall("SELECT id, s, n FROM t ORDER BY id") == [
+        {"id": 1, "s": "a", "n": 1}, {"id": 2, "s": "%", "n": 2}]
