@@ -31,23 +31,23 @@ INSERT_LEASE_KEYS = "INSERT INTO lease_keys (key_id) VALUES (%s) ON DUPLICATE KE
 DELETE_LEASES_OF_KEYS = "DELETE FROM leases WHERE key_id IN ({ids})"
 INSERT_LEASES = "INSERT INTO leases (key_id, request_id, expires_at) VALUES (%s, %s, %s)"
 UPSERT_LEASE_KEY_EXPIRY = f"""
-    INSERT INTO lease_key_expiry (key_id, expires_at) VALUES (%s, %s)
-    ON DUPLICATE KEY UPDATE {expiry.keep_close('expires_at')}
+    INSERT INTO lease_key_expiry (key_id, expires_at, newest_lease) VALUES (%s, %s, %s)
+    ON DUPLICATE KEY UPDATE {expiry.keep_close('expires_at')}, newest_lease = VALUES(newest_lease)
 """
 DELETE_LEASE_KEY_EXPIRY = "DELETE FROM lease_key_expiry WHERE key_id IN ({ids})"
 
 # One page of key ids in primary-key order (keyset pagination) with what decides whether the set
 # still exists: its newest lease and its copied PEXPIRE.
 SELECT_LEASE_KEY_PAGE = """
-    SELECT l.key_id, MAX(l.expires_at) AS newest, e.expires_at AS key_expires_at
+    SELECT l.key_id, MAX(l.expires_at) AS newest, e.expires_at AS key_expires_at, e.newest_lease
     FROM leases AS l LEFT JOIN lease_key_expiry AS e ON e.key_id = l.key_id
     WHERE l.key_id > %(after)s
-    GROUP BY l.key_id, e.expires_at
+    GROUP BY l.key_id, e.expires_at, e.newest_lease
     ORDER BY l.key_id LIMIT %(limit)s
 """
 
 SELECT_LEASES_OF_KEYS = """
-    SELECT l.key_id, l.request_id, l.expires_at, e.expires_at AS key_expires_at
+    SELECT l.key_id, l.request_id, l.expires_at, e.expires_at AS key_expires_at, e.newest_lease
     FROM leases AS l LEFT JOIN lease_key_expiry AS e ON e.key_id = l.key_id
     WHERE l.key_id IN ({ids})
     ORDER BY l.key_id, l.request_id
@@ -63,10 +63,10 @@ class LeaseSet:
     expires_at: datetime
 
 
-def key_expiry(newest: datetime, stored: datetime | None) -> datetime:
-    """When the set expires: its copied PEXPIRE while that outlives every lease, else newest lease + grace
-    (leases added or extended on MySQL after the copy: upstream would have re-armed the PEXPIRE)."""
-    if stored is not None and stored >= newest:
+def key_expiry(newest: datetime, stored: datetime | None, copied_newest: datetime | None) -> datetime:
+    """When the set expires: its copied PEXPIRE while the leases are as copied (same newest lease), else
+    the newest lease + grace (leases acquired or extended on MySQL since: upstream re-arms the PEXPIRE)."""
+    if stored is not None and copied_newest == newest:
         return stored
     return newest + _GRACE
 
@@ -93,7 +93,7 @@ class LeasesFamily(Family):
                     and member.isprintable()):
                 raise DataError(f"{key}: a member is not a request id (printable ASCII, 1-191 characters)")
             if score != int(score) or not 0 <= score < _MAX_SCORE_MS:
-                raise DataError(f"{key}: member {member} has a score that is not an expiry in whole epoch ms")
+                raise DataError(f"{key}: a member's score is not an expiry in whole epoch ms")
             members.append((member, int(score)))
         return LeaseSet(key_id, tuple(sorted(members)), expiry.expiry_of(pttl_ms))
 
@@ -107,7 +107,8 @@ class LeasesFamily(Family):
         cur.execute(DELETE_LEASES_OF_KEYS.format(ids=_in(len(ids))), ids)
         bulk.executemany(cur, INSERT_LEASES, [(r.key_id, member, expiry.from_ms(score))
                                               for r in records for member, score in r.members])
-        bulk.executemany(cur, UPSERT_LEASE_KEY_EXPIRY, [(r.key_id, r.expires_at) for r in records])
+        bulk.executemany(cur, UPSERT_LEASE_KEY_EXPIRY,
+                         [(r.key_id, r.expires_at, expiry.from_ms(max(s for _, s in r.members))) for r in records])
 
     def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
         ids = sorted(k[len(_PREFIX):] for k in keys)
@@ -122,7 +123,7 @@ class LeasesFamily(Family):
                 return
             now = expiry.from_ms(expiry.now_ms())
             live = [_PREFIX + row["key_id"] for row in rows
-                    if key_expiry(row["newest"], row["key_expires_at"]) > now]
+                    if key_expiry(row["newest"], row["key_expires_at"], row["newest_lease"]) > now]
             if live:
                 yield live
             after = rows[-1]["key_id"]
@@ -138,7 +139,8 @@ class LeasesFamily(Family):
         now = expiry.from_ms(expiry.now_ms())
         out = {}
         for key_id, group in grouped.items():
-            expires = key_expiry(max(row["expires_at"] for row in group), group[0]["key_expires_at"])
+            expires = key_expiry(max(row["expires_at"] for row in group), group[0]["key_expires_at"],
+                                 group[0]["newest_lease"])
             if expires <= now:
                 continue   # the set has expired: Redis would no longer hold it
             members = tuple((row["request_id"], expiry.to_ms(row["expires_at"])) for row in group)
