@@ -212,7 +212,7 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings):
         assert store.leases.release("k2", "x")                       # the set is gone on both sides
         assert store.leases.acquire("k3", "short", limit=0, ttl_seconds=0.001)
         time.sleep(0.01)
-        assert store.leases.count("k3") == 0                          # prunes on Redis: copied too
+        assert store.leases.count("k3") == 0                          # prunes on Redis (the set goes): copied too
         assert store.leases.purge_expired() == 0
         assert store.queues.enter("k1") == 1 and store.queues.enter("k1") == 2 and store.queues.enter("k2") == 1
         assert store.queues.leave("k1") == 1
@@ -233,9 +233,10 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings):
         assert mysql.queues.stats("k1") == redis.queues.stats("k1")
         assert mysql.queues.wait_times("k1") == redis.queues.wait_times("k1") == [20, 10]
         assert mysql.queues.global_wait_times() == [10]
-        assert mysql.rate_limits.current("k1", window_minutes=60) == redis.rate_limits.current("k1", window_minutes=60)
+        window = redis.rate_limits.current("k1", window_minutes=60)
+        assert window.cost == 0.75 and mysql.rate_limits.current("k1", window_minutes=60) == window
         assert mysql.rate_limits.current("k2", window_minutes=60) is None
     diffs, out = _verify(settings)
     assert all(d.clean for d in diffs.values()), out
     assert {name: d.redis_count for name, d in diffs.items()} == {
-        "leases": 2, "concurrency_queues": 3, "rate_limits": 4}
+        "leases": 1, "concurrency_queues": 3, "rate_limits": 4}   # k3's set emptied by the prune: gone

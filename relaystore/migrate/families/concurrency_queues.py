@@ -104,7 +104,14 @@ SELECT_WAIT_LISTS = """
     ORDER BY l.list_id, s.id DESC
 """
 
+SELECT_ALL_QUEUE_COUNT_IDS = "SELECT key_id FROM concurrency_queue_counts"
+
 _COUNT, _STATS, _WAITS = "concurrency:queue:", "concurrency:queue:stats:", "concurrency:queue:wait_times:"
+
+
+def count_keys(pool: MySQLPool) -> list[str]:
+    """The Redis key of every waiter counter MySQL holds, expired ones included (dual mode's clear_all)."""
+    return [_COUNT + row["key_id"] for row in pool.fetchall(SELECT_ALL_QUEUE_COUNT_IDS)]
 
 
 def _in(n: int) -> str:
