@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
+from .limit_rules import GLOBAL_WAIT_LIST
 from .records import ApiKey, AuthResult
 from .redis.keys import Keys
 
@@ -38,6 +39,44 @@ def _activated_now(key: ApiKey | None) -> bool:
             and key.activated_at == key.last_used_at)
 
 
+def _lease_key(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str]:
+    return [_K.concurrency(_arg(a, kw, "key_id"))]
+
+
+def _queue_key(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str]:
+    return [_K.concurrency_queue(_arg(a, kw, "key_id"))]
+
+
+def _window_keys(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str]:
+    key_id = _arg(a, kw, "key_id")
+    return [_K.rate_limit_window_start(key_id), _K.rate_limit_requests(key_id), _K.rate_limit_tokens(key_id),
+            _K.rate_limit_cost(key_id)]
+
+
+def _wait_lists(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str]:
+    lists = [_arg(a, kw, "key_id")] + ([GLOBAL_WAIT_LIST] if kw.get("include_global", True) else [])
+    return [_K.concurrency_queue_wait_times(list_id) for list_id in lists]
+
+
+def _usage_keys(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str]:
+    key_id = _arg(a, kw, "key_id")
+    return ([_K.rate_limit_tokens(key_id)] * bool(result and kw.get("tokens"))
+            + [_K.rate_limit_cost(key_id)] * bool(result and kw.get("cost")))
+
+
+def _queue_counters_in_mysql(mysql_dao: Any) -> list[str]:
+    from .migrate.families.concurrency_queues import count_keys
+
+    return count_keys(mysql_dao.pool)
+
+
+# Writes whose Redis keys cannot be named from the call (clear_all deletes whatever counters exist):
+# the keys MySQL holds for them are copied as well, which removes the ones Redis no longer has.
+ALSO_COPIED: dict[str, dict[str, Callable[[Any], list[str]]]] = {
+    "queues": {"clear_all": _queue_counters_in_mysql},
+}
+
+
 # store attribute -> {write method: the relative Redis keys one call changed}
 WRITES: dict[str, dict[str, Touched]] = {
     "api_keys": {
@@ -50,6 +89,16 @@ WRITES: dict[str, dict[str, Touched]] = {
         # A read, except on an activation-mode key's first use: see DualDAO.authenticate.
         "authenticate": lambda a, kw, result: [_K.api_key(result.key.id)] if _activated_now(result.key) else [],
     },
+    # Every lease script prunes expired members first, count() included: it writes too.
+    "leases": {"acquire": _lease_key, "refresh": _lease_key, "release": _lease_key, "count": _lease_key,
+               "purge_expired": lambda a, kw, result: []},
+    "queues": {
+        "enter": _queue_key, "leave": _queue_key, "clear": _queue_key,
+        "clear_all": lambda a, kw, result: [],   # + ALSO_COPIED
+        "record_stat": lambda a, kw, result: [_K.concurrency_queue_stats(_arg(a, kw, "key_id"))],
+        "record_wait": _wait_lists,
+    },
+    "rate_limits": {"check_and_increment": _window_keys, "add_usage": _usage_keys, "reset": _window_keys},
 }
 
 
@@ -84,6 +133,9 @@ class DualDAO:
     def _write(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = getattr(self._redis, method)(*args, **kwargs)
         keys = self._writes[method](args, kwargs, result)
+        also = ALSO_COPIED.get(self._name, {}).get(method)
+        if also is not None:
+            keys = keys + also(self._mysql)
         if keys:
             self.replicate(keys)
         return result

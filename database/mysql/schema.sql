@@ -373,6 +373,17 @@ CREATE TABLE IF NOT EXISTS leases (
     PRIMARY KEY (key_id, request_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Upstream concurrency:{keyId} ZSETs, part 3: the set's own PEXPIRE as a migration copied it
+-- (9999-12-31 = none), so a rollback re-arms it exactly. Written only by `relaystore migrate`.
+-- newest_lease is the latest lease expiry the copy saw: while it is still the key's latest, the
+-- rollback uses expires_at; once leases changed on MySQL, the newest lease + 30 s grace.
+CREATE TABLE IF NOT EXISTS lease_key_expiry (
+    key_id       VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    expires_at   DATETIME(3)  NOT NULL,
+    newest_lease DATETIME(3)  NOT NULL,
+    PRIMARY KEY (key_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- Upstream concurrency:queue:{keyId} STRING counters (INCR/DECR, TTL re-armed by each INCR):
 -- expires_at stands for the TTL, an expired row reads as 0 and restarts at 1.
 CREATE TABLE IF NOT EXISTS concurrency_queue_counts (

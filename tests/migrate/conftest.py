@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SEQ_KEY = "relaystore:migration:seq"
 UPSTREAM_MARKERS = {"apikey:index:version": "2", "account_groups_reverse:migrated": "true"}
 # Tables a migration writes data into; migration_sync is its bookkeeping (sequence numbers move on re-runs).
-DATA_TABLES = ("api_keys", "api_key_tags", "system_settings")
+DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
+               "lease_keys", "leases", "lease_key_expiry", "concurrency_queue_counts", "concurrency_queue_stats",
+               "concurrency_queue_wait_lists", "concurrency_queue_wait_times", "rate_limit_windows")
 
 
 def _delete_prefix(prefix: str) -> None:

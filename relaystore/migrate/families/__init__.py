@@ -4,11 +4,17 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ..family import Family
 from .api_keys import ApiKeysFamily
+from .concurrency_queues import ConcurrencyQueuesFamily
+from .leases import LeasesFamily
+from .rate_limits import RateLimitsFamily
 from .system_settings import SystemSettingsFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
     SystemSettingsFamily(),
+    LeasesFamily(),
+    ConcurrencyQueuesFamily(),
+    RateLimitsFamily(),
 )}
 
 
