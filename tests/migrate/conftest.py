@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,29 +138,42 @@ def populated(settings: Settings) -> Callable[[int], list[ApiKey]]:
 
 def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] = (SEQ_KEY,), db: int = 0
              ) -> dict[str, Any]:
-    """{relative key: (type, value, ttl seconds)} of everything under a prefix (bytes decoded losslessly)."""
+    """{relative key: (type, value, ttl seconds)} of everything under a prefix (bytes decoded losslessly).
+
+    Pipelined per 1,000 keys; a key that expires between the SCAN and the read is left out."""
     raw = redis_lib.Redis(host="127.0.0.1", port=6379, db=db)
     text = lambda b: b.decode("utf-8", "surrogateescape")
+    readers = {"string": lambda p, k: p.get(k), "hash": lambda p, k: p.hgetall(k),
+               "set": lambda p, k: p.smembers(k), "list": lambda p, k: p.lrange(k, 0, -1),
+               "zset": lambda p, k: p.zrange(k, 0, -1, withscores=True), "stream": lambda p, k: p.xrange(k)}
+    decoders = {
+        "string": text,
+        "hash": lambda v: {text(f): text(x) for f, x in v.items()},
+        "set": lambda v: {text(x) for x in v},
+        "list": lambda v: [text(x) for x in v],
+        "zset": lambda v: [(text(m), s) for m, s in v],
+        "stream": lambda v: [(text(i), {text(f): text(x) for f, x in fields.items()}) for i, fields in v],
+    }
     out = {}
     try:
-        for full in raw.scan_iter(match=prefix.encode() + b"*", count=1000):
-            key = text(full)[len(prefix):]
-            if key in exclude:
-                continue
-            kind = raw.type(full).decode()
-            if kind == "string":
-                value: Any = text(raw.get(full))
-            elif kind == "hash":
-                value = {text(f): text(v) for f, v in raw.hgetall(full).items()}
-            elif kind == "set":
-                value = {text(v) for v in raw.smembers(full)}
-            elif kind == "list":
-                value = [text(v) for v in raw.lrange(full, 0, -1)]
-            elif kind == "zset":
-                value = [(text(m), s) for m, s in raw.zrange(full, 0, -1, withscores=True)]
-            else:
-                value = [(text(i), {text(f): text(v) for f, v in fields.items()}) for i, fields in raw.xrange(full)]
-            out[key] = (kind, value, raw.ttl(full))
+        names = [full for full in dict.fromkeys(raw.scan_iter(match=prefix.encode() + b"*", count=1000))
+                 if text(full)[len(prefix):] not in exclude]
+        for start in range(0, len(names), 1000):
+            batch = names[start:start + 1000]
+            pipe = raw.pipeline(transaction=False)
+            for full in batch:
+                pipe.type(full)
+            kinds = [k.decode() for k in pipe.execute()]
+            pipe = raw.pipeline(transaction=False)
+            present = [(full, kind) for full, kind in zip(batch, kinds) if kind != "none"]
+            for full, kind in present:
+                readers[kind](pipe, full)
+                pipe.ttl(full)
+            results = pipe.execute()
+            for (full, kind), value, ttl in zip(present, results[0::2], results[1::2]):
+                if ttl == -2 or value in (None, {}, [], set()):   # expired between the two reads
+                    continue
+                out[text(full)[len(prefix):]] = (kind, decoders[kind](value), ttl)
     finally:
         raw.close()
     return out
@@ -189,6 +202,18 @@ def data_dump(settings: Settings, database: str, tables: tuple[str, ...] = DATA_
     finally:
         con.close()
     return out
+
+
+def assert_dumps_equal(a: dict[str, list[tuple]], b: dict[str, list[tuple]], *, seconds: float = 2.0) -> None:
+    """data_dump()s hold the same rows; DATETIME values may differ by `seconds`: an expiry is copied
+    as now + the key's PTTL, so two runs over one keyspace store it some milliseconds apart."""
+    assert sorted(a) == sorted(b)
+    for table in a:
+        assert len(a[table]) == len(b[table]), table
+        for row_a, row_b in zip(a[table], b[table]):
+            same = all(x == y or (isinstance(x, datetime) and isinstance(y, datetime)
+                                  and abs((x - y).total_seconds()) <= seconds) for x, y in zip(row_a, row_b))
+            assert same, (table, row_a, row_b)
 
 
 def run_cli(settings: Settings, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:

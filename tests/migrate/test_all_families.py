@@ -14,7 +14,7 @@ from relaystore.migrate.run import Options, migrate_redis_to_mysql
 from relaystore.migrate.verify import verify
 from relaystore.store import Store
 from tests.conftest import base_settings
-from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace, run_cli
+from tests.migrate.conftest import assert_dumps_equal, assert_keyspaces_equal, data_dump, keyspace, run_cli
 from tests.migrate.fills import all_fills, fill_all
 
 ROUND_TRIP_KEYS = 10_000
@@ -31,7 +31,7 @@ def _migrate(settings, log, **options):
 
 
 def test_every_family_round_trips_at_10k_keys(settings, client, make_prefix, tmp_path):
-    per_family = ROUND_TRIP_KEYS // len(all_fills()) + 100
+    per_family = ROUND_TRIP_KEYS * 6 // (5 * len(all_fills()))   # fills write about n keys, some fewer
     written = _fill(settings, per_family)
     original = keyspace(client, settings.redis_key_prefix)
     assert len(original) >= ROUND_TRIP_KEYS, (len(original), written)
@@ -47,13 +47,17 @@ def test_every_family_round_trips_at_10k_keys(settings, client, make_prefix, tmp
     assert set(counts) == set(FAMILIES)
     empty = sorted(name for name, (redis_count, _) in counts.items() if redis_count == 0)
     assert not empty, f"no test data for families {empty}: add tests/migrate/fill_<family>.py"
-    assert all(r == m for r, m in counts.values()), counts
 
     target = base_settings(mysql_database=settings.mysql_database, redis_key_prefix=make_prefix())
     mysql_to_redis(target, log_path=str(tmp_path / "r.log"), progress=False, stderr=io.StringIO())
+    rolled = keyspace(client, target.redis_key_prefix)
+    # Keys of short TTL (leases, 1-minute windows) may expire on both sides while the test runs:
+    # every other key must come back, and nothing that was not there.
+    lasting = {key for key, (_, _, ttl) in original.items() if ttl < 0 or ttl > 600}
+    assert set(rolled) <= set(original) and lasting <= set(rolled), sorted(lasting - set(rolled))[:5]
     # TTLs re-armed to a full period on every upstream write (an API key's 365 days) restart at the
     # rollback, so they may be as many seconds longer as the test took to get here.
-    assert_keyspaces_equal(original, keyspace(client, target.redis_key_prefix), ttl_tolerance=120)
+    assert_keyspaces_equal({k: v for k, v in original.items() if k in rolled}, rolled, ttl_tolerance=120)
 
 
 def _batch_families(log) -> list[str]:
@@ -61,8 +65,21 @@ def _batch_families(log) -> list[str]:
     return [line["family"] for line in map(json.loads, log.read_text().splitlines()) if line["event"] == "batch"]
 
 
-def test_kills_at_three_points_in_different_families_complete_on_rerun(settings, make_database, tmp_path):
+def _outlast_the_test(client, prefix: str, extra_ms: int = 3_600_000) -> None:
+    """Add an hour to every TTL under an hour: runs compared minutes apart must see the same keys."""
+    names = list(client.scan_iter(match=prefix + "*", count=1000))
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.pttl(name)
+    for name, pttl in zip(names, pipe.execute()):
+        if 0 < pttl < extra_ms:
+            pipe.pexpire(name, pttl + extra_ms)
+    pipe.execute()
+
+
+def test_kills_at_three_points_in_different_families_complete_on_rerun(settings, client, make_database, tmp_path):
     _fill(settings, 60)
+    _outlast_the_test(client, settings.redis_key_prefix)
     reference = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
     assert _migrate(reference, tmp_path / "ref.log", batch_size=20).exit_code == 0
     expected = data_dump(reference, reference.mysql_database)
@@ -91,5 +108,5 @@ def test_kills_at_three_points_in_different_families_complete_on_rerun(settings,
         assert rerun.returncode == 0, rerun.stderr
         out = io.StringIO()
         assert all(d.clean for d in verify(target, out=out)), out.getvalue()
-        assert data_dump(target, target.mysql_database) == expected, (batch, stage)
+        assert_dumps_equal(data_dump(target, target.mysql_database), expected)
 
