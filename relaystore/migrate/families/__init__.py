@@ -4,11 +4,22 @@ from __future__ import annotations
 from ...errors import InvalidInput
 from ..family import Family
 from .api_keys import ApiKeysFamily
+from .request_details import RequestDetailsFamily
+from .sessions import (
+    AdminCredentialsFamily,
+    AdminSessionsFamily,
+    OAuthSessionsFamily,
+    StickySessionsFamily,
+    UserSessionsFamily,
+)
 from .system_settings import SystemSettingsFamily
+from .users import UsersFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
     SystemSettingsFamily(),
+    UsersFamily(), UserSessionsFamily(), AdminSessionsFamily(), AdminCredentialsFamily(), OAuthSessionsFamily(),
+    StickySessionsFamily(), RequestDetailsFamily(),
 )}
 
 

@@ -7,17 +7,20 @@ it, so a rollback an hour later gives each key an hour less, as Redis would have
 accepts expiry differences of up to EXPIRY_TOLERANCE: the two sides compute "now" a few
 milliseconds apart, and a key re-armed while a copy runs moves by the time between them.
 
-Subclasses say how one value maps (decode_value, compare_values, queue_value) and keep their
-SQL in their DAO modules; `secret_names` makes label() redact the variable part of the key.
+Subclasses say how one value maps (decode_value, compare_values, queue_value); KeyedTableFamily
+adds the MySQL side for the usual shape, one row per key in a table keyed by the key's variable
+part. `secret_prefix` makes label() redact that part when it is a bearer token.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
 
 from ...errors import DataError
+from ...mysql import bulk, expiry
+from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from ...timefmt import utcnow
 from ..family import Family
@@ -126,3 +129,67 @@ class ExpiringFamily(Family, Generic[T]):
     def queue_value(self, pipe: Any, k: Keys, record: Expiring[T]) -> None:
         """Queue upstream's write of the value (without its TTL: write_redis arms that)."""
         raise NotImplementedError
+
+
+class KeyedTableFamily(ExpiringFamily[T]):
+    """Keys `key_prefix + id` <-> rows of `table` keyed by `key_column` = id, with `columns` and expires_at.
+
+    Subclasses set the four names and map values with to_row()/from_row(); the SQL comes from
+    mysql/expiry.py's builders (multi-row upsert through bulk.executemany, keyset pagination).
+    """
+
+    table: str = ""
+    key_column: str = ""
+    key_prefix: str = ""
+    columns: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.tables = (self.table,)
+        self.upsert_sql = expiry.upsert_rows_sql(self.table, self.key_column, self.columns)
+        self.select_sql = expiry.select_rows_sql(self.table, self.key_column, self.columns)
+        self.keys_sql = expiry.keys_after_sql(self.table, self.key_column)
+        self.delete_sql = expiry.delete_rows_sql(self.table, self.key_column)
+
+    def to_row(self, record: Expiring[T]) -> dict[str, Any]:
+        """The `columns` of a record's row (the key column and expires_at are added here)."""
+        raise NotImplementedError
+
+    def from_row(self, key: str, row: dict[str, Any]) -> T:
+        """The value a row holds (DataError names self.label(key))."""
+        raise NotImplementedError
+
+    def _id(self, key: str) -> str:
+        return key[len(self.key_prefix):]
+
+    def check(self, record: Expiring[T], checker: Any) -> None:
+        row = {self.key_column: self._id(record.key), **self.to_row(record)}
+        checker.check(self.table, row, self.label(record.key))
+
+    def write_mysql(self, cur: Any, records: Sequence[Expiring[T]]) -> None:
+        bulk.executemany(cur, self.upsert_sql, [
+            {self.key_column: self._id(r.key), **self.to_row(r), "expires_at": naive_utc(r.expires_at)}
+            for r in records])
+
+    def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
+        if keys:
+            cur.execute(self.delete_sql.format(keys=expiry.placeholders(len(keys))), [self._id(k) for k in keys])
+
+    def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
+        after = ""
+        while True:
+            rows = pool.fetchall(self.keys_sql, {"after": after, "limit": batch_size})
+            if not rows:
+                return
+            yield [self.key_prefix + row["k"] for row in rows]
+            after = rows[-1]["k"]
+
+    def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, Expiring[T]]:
+        ids = [self._id(k) for k in keys if k.startswith(self.key_prefix)]
+        if not ids:
+            return {}
+        rows = pool.fetchall(self.select_sql.format(keys=expiry.placeholders(len(ids))), ids)
+        out: dict[str, Expiring[T]] = {}
+        for row in rows:
+            key = self.key_prefix + row[self.key_column]
+            out[key] = Expiring(key, self.from_row(key, row), aware_utc(row["expires_at"]))
+        return out
