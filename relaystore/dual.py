@@ -9,6 +9,9 @@ DUAL_READ_FROM.
 
 A family joins dual mode with one entry in WRITES: its write methods and, for each, the Redis
 keys (relative, built with Keys("")) a call changed. Families without an entry are not offered.
+A write that deletes keys it found by SCAN (upstream's invalidateUserSessions) cannot name them
+afterwards: HELD names the keys of the rows MySQL holds that the call may have removed, and they
+are copied too (a key gone from Redis deletes its row, through the same sequence guard).
 """
 from __future__ import annotations
 
@@ -19,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import DataError
 from .records import ApiKey, AuthResult
 from .redis.keys import Keys
+from .session_rules import RESERVED_ADMIN_TOKEN
+from .settings_rules import OEM_SETTINGS, SERVICE_RATES, WEBHOOK_CONFIG
 
 if TYPE_CHECKING:
     from .migrate.sync import Copier
+    from .mysql.pool import MySQLPool
     from .store import Store
 
 _K = Keys("")
@@ -38,6 +44,21 @@ def _activated_now(key: ApiKey | None) -> bool:
             and key.activated_at == key.last_used_at)
 
 
+def _user_sessions_held(pool: MySQLPool, user_id: str) -> list[str]:
+    from .mysql.sessions import user_session_tokens
+
+    return [_K.user_session(token) for token in user_session_tokens(pool, user_id)]
+
+
+def _admin_session(token: str) -> list[str]:
+    """session:{token}, unless the token names the credentials hash (the DAO leaves that alone)."""
+    return [] if token == RESERVED_ADMIN_TOKEN else [_K.admin_session(token)]
+
+
+def _setting(name: str) -> Touched:
+    return lambda a, kw, result: [_K.setting(name)]
+
+
 # store attribute -> {write method: the relative Redis keys one call changed}
 WRITES: dict[str, dict[str, Touched]] = {
     "api_keys": {
@@ -49,6 +70,52 @@ WRITES: dict[str, dict[str, Touched]] = {
         "put": lambda a, kw, result: [_K.api_key(_arg(a, kw, "key").id)],
         # A read, except on an activation-mode key's first use: see DualDAO.authenticate.
         "authenticate": lambda a, kw, result: [_K.api_key(result.key.id)] if _activated_now(result.key) else [],
+    },
+    "users": {
+        "create": lambda a, kw, result: [_K.user(result.id)],
+        "update": lambda a, kw, result: [_K.user(result.id)],
+        "delete": lambda a, kw, result: [_K.user(result.id)],          # + the user's sessions: HELD
+        "purge": lambda a, kw, result: [_K.user(_arg(a, kw, "user_id"))],
+    },
+    "sessions": {
+        "set_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "renew_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "delete_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "create_admin_session": lambda a, kw, result: [_K.admin_session(result.token)],
+        "touch_admin_session": lambda a, kw, result: _admin_session(_arg(a, kw, "token")),
+        "delete_admin_session": lambda a, kw, result: _admin_session(_arg(a, kw, "token")),
+        "create_user_session": lambda a, kw, result: [_K.user_session(result.token)],
+        "delete_user_session": lambda a, kw, result: [_K.user_session(_arg(a, kw, "token"))],
+        "delete_user_sessions": lambda a, kw, result: [],                 # HELD
+        "create_oauth_session": lambda a, kw, result: [_K.oauth_session(result.session_id)],
+        "delete_oauth_session": lambda a, kw, result: [_K.oauth_session(_arg(a, kw, "session_id"))],
+    },
+    "admin": {
+        "set_credentials": lambda a, kw, result: [_K.admin_credentials],
+        "delete_credentials": lambda a, kw, result: [_K.admin_credentials],
+    },
+    "system_settings": {
+        "set": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "delete": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "set_json": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "set_webhook_config": _setting(WEBHOOK_CONFIG),
+        "set_service_rates": _setting(SERVICE_RATES),
+        "set_oem_settings": _setting(OEM_SETTINGS),
+    },
+    "request_details": {
+        "put": lambda a, kw, result: [_K.request_detail(result.request_id)],
+        "delete": lambda a, kw, result: [_K.request_detail(_arg(a, kw, "request_id"))],
+    },
+}
+
+# store attribute -> {write method: keys of MySQL rows the call may have removed from Redis by SCAN}
+HELD: dict[str, dict[str, Callable[[MySQLPool, tuple[Any, ...], dict[str, Any]], list[str]]]] = {
+    "users": {
+        "delete": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
+        "purge": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
+    },
+    "sessions": {
+        "delete_user_sessions": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
     },
 }
 
@@ -84,6 +151,9 @@ class DualDAO:
     def _write(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = getattr(self._redis, method)(*args, **kwargs)
         keys = self._writes[method](args, kwargs, result)
+        held = HELD.get(self._name, {}).get(method)
+        if held is not None:
+            keys = keys + held(self._copier.pool, args, kwargs)
         if keys:
             self.replicate(keys)
         return result

@@ -12,7 +12,7 @@ from ..jsnum import js_json
 from ..records import AdminCredentials
 from ..timefmt import utcnow
 from ..ttl_rules import ttl_ms
-from .expiry import EXPIRES_AT, LIVE
+from .expiry import EXPIRES_AT, LIVE, SAME_EXPIRY_KEEPS
 from .pool import MySQLPool
 
 SELECT_ADMIN_CREDENTIALS = f"""
@@ -40,13 +40,13 @@ SELECT_ADMIN_CREDENTIALS_ROW = f"""
     FROM admin_credentials WHERE id = 1 AND {LIVE}
 """
 
-UPSERT_ADMIN_CREDENTIALS_ROW = """INSERT INTO admin_credentials
+UPSERT_ADMIN_CREDENTIALS_ROW = f"""INSERT INTO admin_credentials
         (id, username, password_hash, created_at, last_login, updated_at, extra, expires_at)
     VALUES (%(id)s, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
             %(expires_at)s)
     ON DUPLICATE KEY UPDATE username = VALUES(username), password_hash = VALUES(password_hash),
         created_at = VALUES(created_at), last_login = VALUES(last_login), updated_at = VALUES(updated_at),
-        extra = VALUES(extra), expires_at = VALUES(expires_at)"""
+        extra = VALUES(extra), {SAME_EXPIRY_KEEPS}"""
 
 DELETE_ADMIN_CREDENTIALS_ROW = "DELETE FROM admin_credentials WHERE id = 1"
 

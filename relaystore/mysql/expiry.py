@@ -91,8 +91,15 @@ def purge_expired(pool: MySQLPool, *, batch_size: int = DEFAULT_BATCH_SIZE,
 
 # --- batch statements for tables keyed by one column (the migration's families) ----------------------
 # Built once at import from a family's code constants (checked identifiers), never from input. The
-# upsert writes expires_at as given: a copy stores the absolute instant Redis's PTTL gave, so a
-# re-run stores the same row. Reads and key listings keep LIVE rows only; deletes take every row.
+# upsert writes expires_at as given: the absolute instant a copy computed from Redis's PTTL. That
+# instant wobbles by the few milliseconds between Redis's clock and the copier's, so an expiry
+# within a second of the stored one keeps the stored one (SAME_EXPIRY_KEEPS): a re-run changes no
+# row. Reads and key listings keep LIVE rows only; deletes take every row.
+
+# The ON DUPLICATE KEY UPDATE assignment of expires_at (last in the list: it reads the old value).
+SAME_EXPIRY_KEEPS = ("expires_at = IF(expires_at IS NOT NULL AND VALUES(expires_at) IS NOT NULL"
+                     " AND ABS(TIMESTAMPDIFF(MICROSECOND, expires_at, VALUES(expires_at))) < 1000000,"
+                     " expires_at, VALUES(expires_at))")
 
 def _checked(*names: str) -> None:
     for name in names:
@@ -105,7 +112,7 @@ def upsert_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> st
     names = (key_column, *columns, "expires_at")
     _checked(table, *names)
     return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(f'%({n})s' for n in names)})"
-            f" ON DUPLICATE KEY UPDATE {', '.join(f'{n} = VALUES({n})' for n in names[1:])}")
+            f" ON DUPLICATE KEY UPDATE {', '.join(f'{n} = VALUES({n})' for n in columns)}, {SAME_EXPIRY_KEEPS}")
 
 
 def select_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> str:
