@@ -143,10 +143,10 @@ def render(diffs: list[FamilyDiff], settings: Settings) -> str:
                    rows)]
     for d in diffs:
         family = registry.FAMILIES.get(d.name)
-        name = family.label if family is not None else str
+        shown = family.label if family is not None else str
         for label, keys in (("only in Redis", d.only_redis), ("only in MySQL", d.only_mysql)):
             for key in sorted(keys)[:EXAMPLES_SHOWN]:
-                lines.append(f"  {d.name}: {label}: {name(key)}")
+                lines.append(f"  {d.name}: {label}: {shown(key)}")
         by_field: dict[str, int] = {}
         for fields in d.differing.values():
             for name in fields:
@@ -155,7 +155,7 @@ def render(diffs: list[FamilyDiff], settings: Settings) -> str:
             lines.append(f"  {d.name}: differing fields: "
                          + ", ".join(f"{n} ({c})" for n, c in sorted(by_field.items(), key=lambda x: -x[1])))
         for key in sorted(d.differing)[:EXAMPLES_SHOWN]:
-            lines.append(f"  {d.name}: differs: {name(key)}: {', '.join(d.differing[key])}")
+            lines.append(f"  {d.name}: differs: {shown(key)}: {', '.join(d.differing[key])}")
         for key in sorted(d.undecodable)[:EXAMPLES_SHOWN]:
             lines.append(f"  {d.name}: undecodable: {d.undecodable[key]}")
     clean = all(d.clean for d in diffs)

@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SEQ_KEY = "relaystore:migration:seq"
 UPSTREAM_MARKERS = {"apikey:index:version": "2", "account_groups_reverse:migrated": "true"}
 # Tables a migration writes data into; migration_sync is its bookkeeping (sequence numbers move on re-runs).
-DATA_TABLES = ("api_keys", "api_key_tags", "system_settings")
+DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
+               "users", "user_sessions", "admin_sessions", "admin_credentials", "oauth_sessions", "sticky_sessions",
+               "request_details")
 
 
 def _delete_prefix(prefix: str) -> None:
