@@ -243,3 +243,36 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings, dual_store):
     assert mysql.sessions.get_oauth_session(flow.session_id) == flow
     assert mysql.request_details.get("rd_1") == detail
     assert mysql.system_settings.get_oem_settings() == {"siteName": "relay ü"}
+
+
+def test_migration_reads_use_their_indexes(settings, tmp_path):
+    from relaystore.migrate import families
+    from relaystore.mysql import sessions as mysql_sessions
+    from relaystore.mysql import users as mysql_users
+    from relaystore.mysql.pool import MySQLPool
+
+    _fill(settings, 400)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    pool = MySQLPool(settings)
+
+    def plan(sql, params):
+        rows = pool.fetchall("EXPLAIN " + sql, params)
+        assert len(rows) == 1, rows
+        return rows[0]["key"], rows[0]["type"]
+
+    try:
+        pool.fetchall("ANALYZE TABLE users, user_sessions, admin_sessions, oauth_sessions, sticky_sessions, "
+                      "request_details")
+        for name in ("user_sessions", "admin_sessions", "oauth_sessions", "sticky_sessions", "request_details"):
+            family = families.FAMILIES[name]
+            assert plan(family.keys_sql, {"after": "", "limit": 100}) in (("PRIMARY", "range"), ("PRIMARY", "index"))
+            three = ["a", "b", "c"]
+            assert plan(family.select_sql.format(keys="%s, %s, %s"), three) == ("PRIMARY", "range"), name
+        assert plan(mysql_users.SELECT_USER_IDS_AFTER, {"after": "", "limit": 100})[0] == "PRIMARY"
+        assert plan(mysql_users.SELECT_USERS_BY_IDS.format(ids="%s, %s"), ["a", "b"]) == ("PRIMARY", "range")
+        assert plan(mysql_users.SELECT_USER_IDS_BY_USERNAMES.format(names="%s, %s"),
+                    ["a", "b"]) == ("uq_users_username", "range")
+        assert plan(mysql_sessions.SELECT_USER_SESSION_TOKENS_BY_USER,
+                    {"user_id": "u1"})[0] == "ix_user_sessions_user"
+    finally:
+        pool.close()
