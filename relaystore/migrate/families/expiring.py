@@ -39,6 +39,14 @@ class Expiring(Generic[T]):
     expires_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[T]):
+    """A JSON string value kept verbatim (copied and rolled back byte for byte) with its parsed record."""
+
+    text: str
+    record: T
+
+
 def expiry_from_pttl(pttl_ms: int | None, now: datetime | None = None) -> datetime | None:
     """The absolute expiry of a key whose PTTL is `pttl_ms` (-1 or None: no TTL), to the millisecond."""
     if pttl_ms is None or pttl_ms < 0:

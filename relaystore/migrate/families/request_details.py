@@ -17,38 +17,43 @@ from ...errors import DataError
 from ...records import RequestDetail
 from ...redis.keys import Keys
 from ..family import KeySource
-from .expiring import Expiring, KeyedTableFamily, expiry_ms, naive_utc
+from .expiring import Expiring, KeyedTableFamily, Parsed, expiry_ms, naive_utc
 
 INDEX_GRACE = timedelta(seconds=rules.INDEX_GRACE_SECONDS)
 
 
-class RequestDetailsFamily(KeyedTableFamily[RequestDetail]):
+class RequestDetailsFamily(KeyedTableFamily[Parsed[RequestDetail]]):
+    """Rows keep the item's JSON verbatim in `data` and its timestamp in occurred_at."""
+
     name = "request_details"
     sources = (KeySource(type="string", match="request_detail:item:*",
                          regex=re.compile(r"request_detail:item:.+", re.DOTALL)),)
     table, key_column, key_prefix = "request_details", "request_id", "request_detail:item:"
     columns = ("occurred_at", "data")
 
-    def decode_value(self, key: str, value: Any) -> RequestDetail:
+    def decode_value(self, key: str, value: Any) -> Parsed[RequestDetail]:
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
         detail = rules.from_json(value, key)
         if detail.request_id != self._id(key):
             raise DataError(f"{key}: field requestId does not match the key name")
-        return detail
+        return Parsed(value, detail)
 
-    def to_row(self, record: Expiring[RequestDetail]) -> dict[str, Any]:
-        return {"occurred_at": naive_utc(record.value.timestamp), "data": rules.to_json(record.value)}
+    def to_row(self, record: Expiring[Parsed[RequestDetail]]) -> dict[str, Any]:
+        return {"occurred_at": naive_utc(record.value.record.timestamp), "data": record.value.text}
 
-    def from_row(self, key: str, row: dict[str, Any]) -> RequestDetail:
-        return rules.from_json(row["data"], f"request_details row {key}")
+    def from_row(self, key: str, row: dict[str, Any]) -> Parsed[RequestDetail]:
+        return Parsed(row["data"], rules.from_json(row["data"], f"request_details row {key}"))
 
-    def compare_values(self, a: RequestDetail, b: RequestDetail) -> list[str]:
-        return sorted(n for n in set(a.data) | set(b.data) if a.data.get(n) != b.data.get(n))
+    def compare_values(self, a: Parsed[RequestDetail], b: Parsed[RequestDetail]) -> list[str]:
+        if a.text == b.text:
+            return []
+        x, y = a.record.data, b.record.data
+        return sorted(n for n in set(x) | set(y) if x.get(n) != y.get(n)) or ["data"]
 
-    def queue_value(self, pipe: Any, k: Keys, record: Expiring[RequestDetail]) -> None:
-        detail = record.value
-        pipe.set(k.prefix + record.key, rules.to_json(detail))
+    def queue_value(self, pipe: Any, k: Keys, record: Expiring[Parsed[RequestDetail]]) -> None:
+        detail = record.value.record
+        pipe.set(k.prefix + record.key, record.value.text)
         day = k.request_detail_day_index(rules.day_of(detail.timestamp))
         pipe.zadd(day, {detail.request_id: rules.epoch_ms(detail.timestamp)})
         if record.expires_at is not None:

@@ -22,7 +22,7 @@ from ...mysql.pool import MySQLPool
 from ...records import AdminCredentials, AdminSession, UserSession
 from ...redis.keys import Keys
 from ..family import KeySource
-from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, aware_utc, naive_utc
+from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed, aware_utc, naive_utc
 
 _ANY = re.DOTALL
 
@@ -53,36 +53,33 @@ def _json_object(text: str | None, label: str) -> dict[str, Any]:
     return value
 
 
-class UserSessionsFamily(KeyedTableFamily[str]):
-    """user_session:{token} STRING JSON <-> user_sessions (data = the JSON verbatim)."""
+class UserSessionsFamily(KeyedTableFamily[Parsed[UserSession]]):
+    """user_session:{token} STRING JSON <-> user_sessions (data = the JSON verbatim, user_id copied out)."""
 
     name = "user_sessions"
     sources = (KeySource(type="string", match="user_session:*", regex=re.compile(r"user_session:.+", _ANY)),)
     table, key_column, key_prefix, columns = "user_sessions", "token", "user_session:", ("user_id", "data")
     secret_prefix = "user_session:"
 
-    def _session(self, key: str, text: str) -> UserSession:
-        return rules.decode_user_session(self._id(key), text, self.label(key))
+    def _parse(self, key: str, text: str) -> Parsed[UserSession]:
+        return Parsed(text, rules.decode_user_session(self._id(key), text, self.label(key)))
 
-    def decode_value(self, key: str, value: Any) -> str:
-        text = _string(key, value, self.label(key))
-        self._session(key, text)   # a JSON object with a userId, times that parse
-        return text
+    def decode_value(self, key: str, value: Any) -> Parsed[UserSession]:
+        return self._parse(key, _string(key, value, self.label(key)))
 
-    def to_row(self, record: Expiring[str]) -> dict[str, Any]:
-        return {"user_id": self._session(record.key, record.value).user_id, "data": record.value}
+    def to_row(self, record: Expiring[Parsed[UserSession]]) -> dict[str, Any]:
+        return {"user_id": record.value.record.user_id, "data": record.value.text}
 
-    def from_row(self, key: str, row: dict[str, Any]) -> str:
-        return str(row["data"])
+    def from_row(self, key: str, row: dict[str, Any]) -> Parsed[UserSession]:
+        return self._parse(key, str(row["data"]))
 
-    def compare_values(self, a: str, b: str) -> list[str]:
-        if a == b:
+    def compare_values(self, a: Parsed[UserSession], b: Parsed[UserSession]) -> list[str]:
+        if a.text == b.text:
             return []
-        x, y = rules.decode_user_session("", a), rules.decode_user_session("", b)
-        return _fields(x, y, ("user_id", "created_at", "expires_at", "extra")) or ["data"]
+        return _fields(a.record, b.record, ("user_id", "created_at", "expires_at", "extra")) or ["data"]
 
-    def queue_value(self, pipe: Any, k: Keys, record: Expiring[str]) -> None:
-        pipe.set(k.prefix + record.key, record.value)
+    def queue_value(self, pipe: Any, k: Keys, record: Expiring[Parsed[UserSession]]) -> None:
+        pipe.set(k.prefix + record.key, record.value.text)
 
 
 _ADMIN_SESSION_FIELDS = ("username", "login_time", "last_activity", "extra")
