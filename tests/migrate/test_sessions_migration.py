@@ -276,3 +276,17 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
                     {"user_id": "u1"})[0] == "ix_user_sessions_user"
     finally:
         pool.close()
+
+
+def test_dry_run_finds_the_same_bad_values_and_writes_nothing(settings, client, tmp_path):
+    _fill(settings, 80)
+    bad = _bad_keys(client, settings.redis_key_prefix)
+    before = data_dump(settings, settings.mysql_database)
+    summary, report = _migrate(settings, tmp_path, dry_run=True)
+    assert summary.exit_code == 1 and data_dump(settings, settings.mysql_database) == before
+    skipped = {f.name: f.totals.skipped for f in summary.families if f.totals.skipped}
+    assert skipped == {name: len(labels) for name, labels in bad.items()}
+    assert "sticky_sessions.account_id" in report and TOKEN not in report
+    written = {f.name: f.totals.written for f in summary.families}
+    assert all(written[name] > 0 for name in ("users", "user_sessions", "admin_sessions", "oauth_sessions",
+                                               "sticky_sessions", "request_details"))
