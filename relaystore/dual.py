@@ -9,6 +9,9 @@ DUAL_READ_FROM.
 
 A family joins dual mode with one entry in WRITES: its write methods and, for each, the Redis
 keys (relative, built with Keys("")) a call changed. Families without an entry are not offered.
+A write that deletes keys it found by SCAN (upstream's invalidateUserSessions, clear_all) cannot name them
+afterwards: ALSO_COPIED names the keys of the rows MySQL holds that the call may have removed, and they
+are copied too (a key gone from Redis deletes its row, through the same sequence guard).
 """
 from __future__ import annotations
 
@@ -20,9 +23,12 @@ from .errors import DataError
 from .limit_rules import GLOBAL_WAIT_LIST
 from .records import ApiKey, AuthResult
 from .redis.keys import Keys
+from .session_rules import RESERVED_ADMIN_TOKEN
+from .settings_rules import OEM_SETTINGS, SERVICE_RATES, WEBHOOK_CONFIG
 
 if TYPE_CHECKING:
     from .migrate.sync import Copier
+    from .mysql.pool import MySQLPool
     from .store import Store
 
 _K = Keys("")
@@ -64,17 +70,25 @@ def _usage_keys(a: tuple[Any, ...], kw: dict[str, Any], result: Any) -> list[str
             + [_K.rate_limit_cost(key_id)] * bool(result and kw.get("cost")))
 
 
-def _queue_counters_in_mysql(mysql_dao: Any) -> list[str]:
+def _queue_counters_held(pool: MySQLPool) -> list[str]:
     from .migrate.families.concurrency_queues import count_keys
 
-    return count_keys(mysql_dao.pool)
+    return count_keys(pool)
 
 
-# Writes whose Redis keys cannot be named from the call (clear_all deletes whatever counters exist):
-# the keys MySQL holds for them are copied as well, which removes the ones Redis no longer has.
-ALSO_COPIED: dict[str, dict[str, Callable[[Any], list[str]]]] = {
-    "queues": {"clear_all": _queue_counters_in_mysql},
-}
+def _user_sessions_held(pool: MySQLPool, user_id: str) -> list[str]:
+    from .mysql.sessions import user_session_tokens
+
+    return [_K.user_session(token) for token in user_session_tokens(pool, user_id)]
+
+
+def _admin_session(token: str) -> list[str]:
+    """session:{token}, unless the token names the credentials hash (the DAO leaves that alone)."""
+    return [] if token == RESERVED_ADMIN_TOKEN else [_K.admin_session(token)]
+
+
+def _setting(name: str) -> Touched:
+    return lambda a, kw, result: [_K.setting(name)]
 
 
 # store attribute -> {write method: the relative Redis keys one call changed}
@@ -94,11 +108,61 @@ WRITES: dict[str, dict[str, Touched]] = {
                "purge_expired": lambda a, kw, result: []},
     "queues": {
         "enter": _queue_key, "leave": _queue_key, "clear": _queue_key,
-        "clear_all": lambda a, kw, result: [],   # + ALSO_COPIED
+        "clear_all": lambda a, kw, result: [],   # ALSO_COPIED
         "record_stat": lambda a, kw, result: [_K.concurrency_queue_stats(_arg(a, kw, "key_id"))],
         "record_wait": _wait_lists,
     },
     "rate_limits": {"check_and_increment": _window_keys, "add_usage": _usage_keys, "reset": _window_keys},
+    "users": {
+        "create": lambda a, kw, result: [_K.user(result.id)],
+        "update": lambda a, kw, result: [_K.user(result.id)],
+        "delete": lambda a, kw, result: [_K.user(result.id)],          # + the user's sessions: ALSO_COPIED
+        "purge": lambda a, kw, result: [_K.user(_arg(a, kw, "user_id"))],
+    },
+    "sessions": {
+        "set_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "renew_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "delete_sticky": lambda a, kw, result: [_K.sticky_session(_arg(a, kw, "session_hash"))],
+        "create_admin_session": lambda a, kw, result: [_K.admin_session(result.token)],
+        "touch_admin_session": lambda a, kw, result: _admin_session(_arg(a, kw, "token")),
+        "delete_admin_session": lambda a, kw, result: _admin_session(_arg(a, kw, "token")),
+        "create_user_session": lambda a, kw, result: [_K.user_session(result.token)],
+        "delete_user_session": lambda a, kw, result: [_K.user_session(_arg(a, kw, "token"))],
+        "delete_user_sessions": lambda a, kw, result: [],                 # ALSO_COPIED
+        "create_oauth_session": lambda a, kw, result: [_K.oauth_session(result.session_id)],
+        "delete_oauth_session": lambda a, kw, result: [_K.oauth_session(_arg(a, kw, "session_id"))],
+    },
+    "admin": {
+        "set_credentials": lambda a, kw, result: [_K.admin_credentials],
+        "delete_credentials": lambda a, kw, result: [_K.admin_credentials],
+    },
+    "system_settings": {
+        "set": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "delete": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "set_json": lambda a, kw, result: [_K.setting(_arg(a, kw, "name"))],
+        "set_webhook_config": _setting(WEBHOOK_CONFIG),
+        "set_service_rates": _setting(SERVICE_RATES),
+        "set_oem_settings": _setting(OEM_SETTINGS),
+    },
+    "request_details": {
+        "put": lambda a, kw, result: [_K.request_detail(result.request_id)],
+        "delete": lambda a, kw, result: [_K.request_detail(_arg(a, kw, "request_id"))],
+    },
+}
+
+# Writes whose Redis keys cannot all be named from the call (a user's sessions deleted by SCAN,
+# clear_all deleting whatever queue counters exist): the keys MySQL holds for them are copied as
+# well, which removes the records Redis no longer has.
+# store attribute -> {write method: (pool, args, kwargs) -> relative keys of MySQL's matching records}
+ALSO_COPIED: dict[str, dict[str, Callable[[MySQLPool, tuple[Any, ...], dict[str, Any]], list[str]]]] = {
+    "users": {
+        "delete": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
+        "purge": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
+    },
+    "sessions": {
+        "delete_user_sessions": lambda pool, a, kw: _user_sessions_held(pool, _arg(a, kw, "user_id")),
+    },
+    "queues": {"clear_all": lambda pool, a, kw: _queue_counters_held(pool)},
 }
 
 
@@ -135,7 +199,7 @@ class DualDAO:
         keys = self._writes[method](args, kwargs, result)
         also = ALSO_COPIED.get(self._name, {}).get(method)
         if also is not None:
-            keys = keys + also(self._mysql)
+            keys = keys + also(self._copier.pool, args, kwargs)
         if keys:
             self.replicate(keys)
         return result

@@ -60,6 +60,11 @@ class Family:
                 return source
         return None
 
+    def label(self, key: str) -> str:
+        """How reports and logs name a key: the key itself, unless its name holds a secret (a session
+        token), which a family then redacts. Every message the tooling prints goes through this."""
+        return key
+
     def estimate(self, client: Any, k: Keys) -> int | None:
         """Roughly how many keys a scan will find (for the progress bar), or None when unknown."""
         return None

@@ -12,7 +12,7 @@ is harmless because every write is absolute.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,8 +90,11 @@ class Fetched:
 
 
 def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
-          seq_key: str | None = None, ttl: bool = True) -> tuple[list[Fetched], int | None]:
+          seq_key: str | None = None, ttl: bool = True,
+          label: Callable[[str], str] | None = None) -> tuple[list[Fetched], int | None]:
     """Values (and PTTLs, unless ttl=False) of (relative key, type) pairs in one pipeline.
+
+    Error messages name a key as `label(key)` (Family.label: redacted when the name is a secret).
 
     With `seq_key` the reads and an INCR of it run as one MULTI/EXEC: the returned number orders
     this snapshot against every other copy of the same keys (see mysql_writer.guard). Without it
@@ -117,7 +120,8 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
     for (key, kind), value, pttl in zip(items, values, pttls):
         if isinstance(value, redis.ResponseError):
             # The key changed type since the scan; the message says so without the value.
-            out.append(Fetched(key, None, -2, f"{key}: wrong Redis type, expected a {kind}"))
+            name = key if label is None else label(key)
+            out.append(Fetched(key, None, -2, f"{name}: wrong Redis type, expected a {kind}"))
         elif isinstance(value, Exception):
             raise value
         else:

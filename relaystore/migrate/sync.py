@@ -50,7 +50,7 @@ def _is_bad_value(exc: RelayStoreError) -> bool:
 
 @dataclass
 class CopyResult:
-    """What one copy did; `errors` holds (key, message) without values."""
+    """What one copy did; `errors` holds (Family.label(key), message) without values or secret key names."""
 
     read: int = 0          # keys found in Redis
     written: int = 0       # records upserted (dry run: would be)
@@ -98,13 +98,13 @@ class Copier:
                 raise ValueError(f"{key} does not belong to family {family.name}")
             items.append((key, source.type))
         fetched, result.seq = fetch(self.client, self.keys.prefix, items, ttl=family.needs_ttl,
-                                    seq_key=None if dry_run else self.keys.migration_seq)
+                                    seq_key=None if dry_run else self.keys.migration_seq, label=family.label)
         self._stage("read")
         work: list[tuple[str, Any]] = []   # (key, record), record None for a key gone from Redis
         for item in fetched:
             if item.error is not None:
                 result.skipped += 1
-                result.errors.append((item.key, item.error))
+                result.errors.append((family.label(item.key), item.error))
                 continue
             if item.value is None:
                 work.append((item.key, None))
@@ -116,7 +116,7 @@ class Copier:
                     family.check(record, self.checker)
             except DataError as exc:
                 result.skipped += 1
-                result.errors.append((item.key, redact(str(exc))))
+                result.errors.append((family.label(item.key), redact(str(exc))))
                 continue
             work.append((item.key, record))
         if result.errors and on_error == "stop":
@@ -151,7 +151,8 @@ class Copier:
                 result.skipped += 1
             else:
                 result.failed += 1
-            result.errors.append((key, f"{key}: {redact(str(exc))}"))
+            name = family.label(key)
+            result.errors.append((name, f"{name}: {redact(str(exc))}"))
 
     def _write(self, family: Family, work: list[tuple[str, Any]], seq: int, result: CopyResult) -> None:
         def attempt() -> tuple[int, int, int]:

@@ -45,7 +45,7 @@ def _compare_keys(ends: Endpoints, family: Family, keys: list[str]
                   ) -> tuple[list[str], dict[str, list[str]], dict[str, str], list[str]]:
     """(only in Redis, differing fields, undecodable, only in MySQL) among these keys."""
     items = [(k, family.owns(k).type) for k in keys]  # type: ignore[union-attr]
-    fetched, _ = fetch(ends.redis, ends.keys.prefix, items, ttl=family.needs_ttl)
+    fetched, _ = fetch(ends.redis, ends.keys.prefix, items, ttl=family.needs_ttl, label=family.label)
     mysql = family.read_mysql(ends.pool, keys)
     only_redis, differing, undecodable, only_mysql = [], {}, {}, []
     for item in fetched:
@@ -135,15 +135,18 @@ def verify(settings: Settings, *, families: str | None = None, batch_size: int =
 
 
 def render(diffs: list[FamilyDiff], settings: Settings) -> str:
+    """The diff summary; keys are shown as their family's label() (session tokens redacted)."""
     rows = [[d.name, d.redis_count, d.mysql_count, len(d.only_redis), len(d.only_mysql), len(d.differing),
              len(d.undecodable), "ok" if d.clean else "DIFFERENT"] for d in diffs]
     lines = [f"verify: Redis prefix {settings.redis_key_prefix!r} vs MySQL database {settings.mysql_database}",
              table(["family", "redis", "mysql", "only redis", "only mysql", "differing", "undecodable", "result"],
                    rows)]
     for d in diffs:
+        family = registry.FAMILIES.get(d.name)
+        shown = family.label if family is not None else str
         for label, keys in (("only in Redis", d.only_redis), ("only in MySQL", d.only_mysql)):
             for key in sorted(keys)[:EXAMPLES_SHOWN]:
-                lines.append(f"  {d.name}: {label}: {key}")
+                lines.append(f"  {d.name}: {label}: {shown(key)}")
         by_field: dict[str, int] = {}
         for fields in d.differing.values():
             for name in fields:
@@ -152,7 +155,7 @@ def render(diffs: list[FamilyDiff], settings: Settings) -> str:
             lines.append(f"  {d.name}: differing fields: "
                          + ", ".join(f"{n} ({c})" for n, c in sorted(by_field.items(), key=lambda x: -x[1])))
         for key in sorted(d.differing)[:EXAMPLES_SHOWN]:
-            lines.append(f"  {d.name}: differs: {key}: {', '.join(d.differing[key])}")
+            lines.append(f"  {d.name}: differs: {shown(key)}: {', '.join(d.differing[key])}")
         for key in sorted(d.undecodable)[:EXAMPLES_SHOWN]:
             lines.append(f"  {d.name}: undecodable: {d.undecodable[key]}")
     clean = all(d.clean for d in diffs)

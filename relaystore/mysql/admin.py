@@ -12,7 +12,7 @@ from ..jsnum import js_json
 from ..records import AdminCredentials
 from ..timefmt import utcnow
 from ..ttl_rules import ttl_ms
-from .expiry import EXPIRES_AT, LIVE
+from .expiry import EXPIRES_AT, LIVE, SAME_EXPIRY_KEEPS
 from .pool import MySQLPool
 
 SELECT_ADMIN_CREDENTIALS = f"""
@@ -24,7 +24,7 @@ SELECT_ADMIN_CREDENTIALS = f"""
 UPSERT_ADMIN_CREDENTIALS = f"""
     INSERT INTO admin_credentials (id, username, password_hash, created_at, last_login, updated_at, extra,
                                    expires_at)
-    VALUES (1, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
+    VALUES (%(id)s, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
             {EXPIRES_AT})
     ON DUPLICATE KEY UPDATE username = %(username)s, password_hash = %(password_hash)s,
         created_at = %(created_at)s, last_login = %(last_login)s, updated_at = %(updated_at)s,
@@ -33,6 +33,23 @@ UPSERT_ADMIN_CREDENTIALS = f"""
 
 DELETE_ADMIN_CREDENTIALS = f"DELETE FROM admin_credentials WHERE id = 1 AND {LIVE}"
 
+# --- the migration's row access (absolute expiry, as a copy from Redis stores it) -------------------
+
+SELECT_ADMIN_CREDENTIALS_ROW = f"""
+    SELECT username, password_hash, created_at, last_login, updated_at, extra, expires_at
+    FROM admin_credentials WHERE id = 1 AND {LIVE}
+"""
+
+UPSERT_ADMIN_CREDENTIALS_ROW = f"""INSERT INTO admin_credentials
+        (id, username, password_hash, created_at, last_login, updated_at, extra, expires_at)
+    VALUES (%(id)s, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
+            %(expires_at)s)
+    ON DUPLICATE KEY UPDATE username = VALUES(username), password_hash = VALUES(password_hash),
+        created_at = VALUES(created_at), last_login = VALUES(last_login), updated_at = VALUES(updated_at),
+        extra = VALUES(extra), {SAME_EXPIRY_KEEPS}"""
+
+DELETE_ADMIN_CREDENTIALS_ROW = "DELETE FROM admin_credentials WHERE id = 1"
+
 
 def _naive(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -40,6 +57,17 @@ def _naive(value: datetime | None) -> datetime | None:
 
 def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def from_row(row: dict[str, Any]) -> AdminCredentials:
+    """The record of an admin_credentials row; DataError when its extra column is not JSON."""
+    try:
+        extra = json.loads(row["extra"] or "{}")
+    except ValueError:
+        raise DataError("admin_credentials row: column extra is not valid JSON") from None
+    return AdminCredentials(username=row["username"], password_hash=row["password_hash"],
+                            created_at=_aware(row["created_at"]), last_login=_aware(row["last_login"]),
+                            updated_at=_aware(row["updated_at"]), extra=extra)
 
 
 class MySQLAdmin:
@@ -52,15 +80,7 @@ class MySQLAdmin:
     def get_credentials(self) -> AdminCredentials | None:
         """The admin login, or None when unset or expired (upstream then reloads data/init.json)."""
         row = self._pool.fetchone(SELECT_ADMIN_CREDENTIALS)
-        if row is None:
-            return None
-        try:
-            extra = json.loads(row["extra"] or "{}")
-        except ValueError:
-            raise DataError("admin_credentials row: column extra is not valid JSON") from None
-        return AdminCredentials(username=row["username"], password_hash=row["password_hash"],
-                                created_at=_aware(row["created_at"]), last_login=_aware(row["last_login"]),
-                                updated_at=_aware(row["updated_at"]), extra=extra)
+        return None if row is None else from_row(row)
 
     def set_credentials(self, username: str, password_hash: str, *, created_at: datetime | None = None,
                         last_login: datetime | None = None, updated_at: datetime | None = None,

@@ -87,3 +87,57 @@ def purge_expired(pool: MySQLPool, *, batch_size: int = DEFAULT_BATCH_SIZE,
                 break
         counts[table] = counts.get(table, 0) + deleted
     return counts
+
+
+# --- batch statements for tables keyed by one column (the migration's families) ----------------------
+# Built once at import from a family's code constants (checked identifiers), never from input. The
+# upsert writes expires_at as given: the absolute instant a copy computed from Redis's PTTL. That
+# instant wobbles by the few milliseconds between Redis's clock and the copier's, so an expiry
+# within a second of the stored one keeps the stored one (SAME_EXPIRY_KEEPS): a re-run changes no
+# row. Reads and key listings keep LIVE rows only; deletes take every row.
+
+# The ON DUPLICATE KEY UPDATE assignment of expires_at (last in the list: it reads the old value).
+SAME_EXPIRY_KEEPS = ("expires_at = IF(expires_at IS NOT NULL AND VALUES(expires_at) IS NOT NULL"
+                     " AND ABS(TIMESTAMPDIFF(MICROSECOND, expires_at, VALUES(expires_at))) < 1000000,"
+                     " expires_at, VALUES(expires_at))")
+
+def _checked(*names: str) -> None:
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name):
+            raise InvalidInput(f"{name!r} is not a plain lower-case SQL identifier")
+
+
+def upsert_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> str:
+    """Multi-row absolute upsert (bulk.executemany) of key_column, columns and expires_at."""
+    names = (key_column, *columns, "expires_at")
+    _checked(table, *names)
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(f'%({n})s' for n in names)})"
+            f" ON DUPLICATE KEY UPDATE {', '.join(f'{n} = VALUES({n})' for n in columns)}, {SAME_EXPIRY_KEEPS}")
+
+
+def select_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> str:
+    """Live rows of a batch of keys; `{keys}` is filled with one placeholder per key."""
+    _checked(table, key_column, *columns)
+    return (f"SELECT {', '.join((key_column, *columns, 'expires_at'))} FROM {table}"
+            f" WHERE {key_column} IN ({{keys}}) AND {LIVE}")
+
+
+def keys_after_sql(table: str, key_column: str) -> str:
+    """One page of live keys in primary-key order after %(after)s (keyset pagination).
+
+    FORCE INDEX: with most rows live the optimizer otherwise ranges over ix_<table>_expires and
+    sorts every live row for each page, which makes a listing quadratic in the table's size."""
+    _checked(table, key_column)
+    return (f"SELECT {key_column} AS k FROM {table} FORCE INDEX (PRIMARY) WHERE {key_column} > %(after)s AND {LIVE}"
+            f" ORDER BY {key_column} LIMIT %(limit)s")
+
+
+def delete_rows_sql(table: str, key_column: str) -> str:
+    """Every row (live or expired) of a batch of keys; `{keys}` as in select_rows_sql."""
+    _checked(table, key_column)
+    return f"DELETE FROM {table} WHERE {key_column} IN ({{keys}})"
+
+
+def placeholders(n: int) -> str:
+    """`%s, %s, ...` for an IN list of n values."""
+    return ", ".join(["%s"] * n)

@@ -81,6 +81,10 @@ DELETE_USER_SESSION = f"DELETE FROM user_sessions WHERE token = %(token)s AND {L
 # Upstream's invalidateUserSessions (a SCAN there); ix_user_sessions_user here.
 DELETE_USER_SESSIONS_BY_USER = f"DELETE FROM user_sessions WHERE user_id = %(user_id)s AND {LIVE}"
 
+# Dual mode: the tokens of a user's rows (ix_user_sessions_user), whose Redis keys a SCAN-based
+# delete_user_sessions may have removed.
+SELECT_USER_SESSION_TOKENS_BY_USER = "SELECT token FROM user_sessions WHERE user_id = %(user_id)s"
+
 # --- OAuth sessions ---------------------------------------------------------------------------------
 
 UPSERT_OAUTH_SESSION = f"""
@@ -110,6 +114,11 @@ def _json_object(text: str, label: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DataError(f"{label}: stored value is not a JSON object")
     return value
+
+
+def user_session_tokens(pool: MySQLPool, user_id: str) -> list[str]:
+    """Every stored session token of a user, live or expired."""
+    return [row["token"] for row in pool.fetchall(SELECT_USER_SESSION_TOKENS_BY_USER, {"user_id": user_id})]
 
 
 class MySQLSessions:

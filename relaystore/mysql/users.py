@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from ..errors import AlreadyExists, DataError, InvalidInput, NotFound
 from ..jsnum import js_json
 from ..records import Page, User
 from ..timefmt import utcnow
+from . import bulk
 from .pool import MySQLPool
 
 COLUMNS = ("id", "username", "email", "display_name", "first_name", "last_name", "role", "is_active",
@@ -32,6 +34,20 @@ UPDATE_USER = ("UPDATE users SET "
 
 DELETE_USER_SESSIONS_BY_USER = "DELETE FROM user_sessions WHERE user_id = %(user_id)s"
 DELETE_USER = "DELETE FROM users WHERE id = %(id)s AND deleted_at IS NOT NULL"
+
+# --- batches (the migration): whole records by id -------------------------------------------------
+
+# Multi-row absolute upsert (bulk.executemany). upsert_users() first makes sure no username belongs
+# to another id: ON DUPLICATE KEY UPDATE would otherwise overwrite that row through uq_users_username.
+UPSERT_USERS = (INSERT_USER + " ON DUPLICATE KEY UPDATE "
+                + ", ".join(f"{c} = VALUES({c})" for c in COLUMNS if c != "id"))
+
+SELECT_USER_IDS_BY_USERNAMES = "SELECT username, id FROM users WHERE username IN ({names})"
+SELECT_USERS_BY_IDS = f"SELECT {_SELECT_LIST} FROM users WHERE id IN ({{ids}})"
+DELETE_USERS_BY_IDS = "DELETE FROM users WHERE id IN ({ids})"
+
+# Every id in primary-key order, one page after another (keyset pagination).
+SELECT_USER_IDS_AFTER = "SELECT id FROM users WHERE id > %(after)s ORDER BY id LIMIT %(limit)s"
 
 
 def to_row(user: User) -> dict[str, Any]:
@@ -59,6 +75,47 @@ def from_row(row: dict[str, Any]) -> User:
         except ValueError:
             raise DataError(f"users row {row['id']}: column {name} is not valid JSON") from None
     return User(**values)
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def upsert_users(cur: Any, users: Sequence[User]) -> None:
+    """Write whole records, created or replaced, inside the caller's transaction.
+
+    AlreadyExists (naming ids only) when two records, or a record and a stored row of another id,
+    share a username: uq_users_username allows one, as upstream's username:{name} names one id.
+    """
+    if not users:
+        return
+    claimants: dict[str, set[str]] = {}
+    for user in users:
+        claimants.setdefault(user.username, set()).add(user.id)
+    for ids in claimants.values():
+        if len(ids) > 1:
+            raise AlreadyExists(f"users {' and '.join(sorted(ids))} have the same username")
+    names = list(claimants)
+    cur.execute(SELECT_USER_IDS_BY_USERNAMES.format(names=_placeholders(len(names))), names)
+    for row in cur.fetchall():
+        if row["id"] not in claimants[row["username"]]:
+            owner = row["id"]
+            raise AlreadyExists(f"user {next(iter(claimants[row['username']]))}: its username belongs to user {owner}")
+    bulk.executemany(cur, UPSERT_USERS, [to_row(u) for u in users])
+
+
+def delete_users(cur: Any, user_ids: Sequence[str]) -> None:
+    """Remove these users' rows whatever their state (a migration mirrors a purged Redis user)."""
+    if user_ids:
+        cur.execute(DELETE_USERS_BY_IDS.format(ids=_placeholders(len(user_ids))), list(user_ids))
+
+
+def users_by_ids(pool: MySQLPool, user_ids: Sequence[str]) -> list[User]:
+    """The stored records of these ids (absent ids are left out)."""
+    if not user_ids:
+        return []
+    rows = pool.fetchall(SELECT_USERS_BY_IDS.format(ids=_placeholders(len(user_ids))), list(user_ids))
+    return [from_row(r) for r in rows]
 
 
 class MySQLUsers:

@@ -30,7 +30,9 @@ UPSTREAM_MARKERS = {"apikey:index:version": "2", "account_groups_reverse:migrate
 # Tables a migration writes data into; migration_sync is its bookkeeping (sequence numbers move on re-runs).
 DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
                "lease_keys", "leases", "lease_key_expiry", "concurrency_queue_counts", "concurrency_queue_stats",
-               "concurrency_queue_wait_lists", "concurrency_queue_wait_times", "rate_limit_windows")
+               "concurrency_queue_wait_lists", "concurrency_queue_wait_times", "rate_limit_windows",
+               "users", "user_sessions", "admin_sessions", "admin_credentials", "oauth_sessions", "sticky_sessions",
+               "request_details")
 
 
 def _delete_prefix(prefix: str) -> None:

@@ -7,7 +7,16 @@ from .api_keys import ApiKeysFamily
 from .concurrency_queues import ConcurrencyQueuesFamily
 from .leases import LeasesFamily
 from .rate_limits import RateLimitsFamily
+from .request_details import RequestDetailsFamily
+from .sessions import (
+    AdminCredentialsFamily,
+    AdminSessionsFamily,
+    OAuthSessionsFamily,
+    StickySessionsFamily,
+    UserSessionsFamily,
+)
 from .system_settings import SystemSettingsFamily
+from .users import UsersFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
@@ -15,6 +24,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     LeasesFamily(),
     ConcurrencyQueuesFamily(),
     RateLimitsFamily(),
+    UsersFamily(), UserSessionsFamily(), AdminSessionsFamily(), AdminCredentialsFamily(), OAuthSessionsFamily(),
+    StickySessionsFamily(), RequestDetailsFamily(),
 )}
 
 

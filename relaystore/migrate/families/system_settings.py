@@ -1,8 +1,8 @@
 """Singleton string keys the relay keeps at fixed names <-> system_settings rows (name, value).
 
-Today: the markers upstream sets once its indexes are built (seed.sql writes them for a fresh
-MySQL). A family that stores further singletons in system_settings adds their names to
-SETTING_NAMES; each name is looked up directly (GET), never scanned for.
+Every name settings_rules.KNOWN_SETTINGS lists (the settings DAO's whitelist: webhook config,
+service rates, OEM settings, upstream's index and migration markers), so the list lives in one
+place; each name is looked up directly (GET), never scanned for.
 """
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ from typing import Any
 from ...errors import DataError
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
+from ...settings_rules import KNOWN_SETTINGS
 from ..family import Family, KeySource
 
-SETTING_NAMES: tuple[str, ...] = (
-    "apikey:index:version",             # upstream: API-key indexes built (>= 2)
-    "account_groups_reverse:migrated",  # upstream: group reverse index built
-)
+SETTING_NAMES: tuple[str, ...] = tuple(KNOWN_SETTINGS)
 
 
 @dataclass(frozen=True, slots=True)
