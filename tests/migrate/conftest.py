@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SEQ_KEY = "relaystore:migration:seq"
 UPSTREAM_MARKERS = {"apikey:index:version": "2", "account_groups_reverse:migrated": "true"}
 # Tables a migration writes data into; migration_sync is its bookkeeping (sequence numbers move on re-runs).
-DATA_TABLES = ("api_keys", "api_key_tags", "system_settings")
+DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
+               "accounts", "account_groups", "account_group_members", "account_state", "account_test_results")
 
 
 def _delete_prefix(prefix: str) -> None:

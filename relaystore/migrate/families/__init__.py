@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from ...errors import InvalidInput
 from ..family import Family
+from .account_groups import AccountGroupMembersFamily, AccountGroupsFamily
+from .account_state import AccountStateFamily
+from .accounts import AccountsFamily
 from .api_keys import ApiKeysFamily
 from .system_settings import SystemSettingsFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
     SystemSettingsFamily(),
+    AccountsFamily(),
+    AccountGroupsFamily(),
+    AccountGroupMembersFamily(),   # after account_groups: a member row needs its group row
+    AccountStateFamily(),
 )}
 
 
