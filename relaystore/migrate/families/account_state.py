@@ -115,7 +115,9 @@ def key_of(kind: str, platform: str, account_id: str) -> str:
 class AccountStateFamily(Family):
     name = "account_state"
     # {prefix}{platform}:{account id}; the id may hold ':' (decode refuses what MySQL cannot hold).
-    sources = tuple(KeySource(type=kind_type, match=prefix + "*", regex=re.compile(re.escape(prefix) + r"[^:]+:.+"))
+    # Two SCANs serve the six sources (scan_family): account_balance* and account:*.
+    sources = tuple(KeySource(type=kind_type, match=prefix[:15] + "*" if prefix.startswith("account_balance")
+                              else "account:*", regex=re.compile(re.escape(prefix) + r"[^:]+:.+"))
                     for prefix, kind_type in KINDS.values())
     tables = ("account_state", "account_test_results")
     needs_ttl = True

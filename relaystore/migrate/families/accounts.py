@@ -77,10 +77,15 @@ def split_key(key: str) -> tuple[str, str]:
     raise ValueError(f"{key} is not an account key")
 
 
+# Every platform prefix ends in "account:": one SCAN serves all ten sources (scan_family), not ten.
+MATCH = "*account:*"
+assert all(prefix.endswith("account:") for prefix in PREFIXES.values())
+
+
 def _source(platform: str) -> KeySource:
     prefix = PREFIXES[platform]
     # One segment after the prefix; `{prefix}index` is the index SET, `{prefix}index:empty` its marker.
-    return KeySource(type="string" if rules.PLATFORMS[platform].json_record else "hash", match=prefix + "*",
+    return KeySource(type="string" if rules.PLATFORMS[platform].json_record else "hash", match=MATCH,
                      regex=re.compile(re.escape(prefix) + r"(?!index\Z)[^:]+"))
 
 
