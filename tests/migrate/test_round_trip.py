@@ -31,7 +31,8 @@ def test_round_trip_verifies_clean_and_rolls_back_to_an_equal_keyspace(settings,
     out = io.StringIO()
     diffs = verify(settings, out=out)
     assert all(d.clean for d in diffs), out.getvalue()
-    assert {d.name: (d.redis_count, d.mysql_count) for d in diffs} == {
+    counts = {d.name: (d.redis_count, d.mysql_count) for d in diffs}
+    assert {name: n for name, n in counts.items() if n != (0, 0)} == {   # families populate() does not fill: (0, 0)
         "api_keys": (len(keys), len(keys)), "system_settings": (2, 2)}
     with Store(base_settings(database_type="mysql", mysql_database=settings.mysql_database)) as mysql, \
             Store(base_settings(database_type="redis", redis_key_prefix=settings.redis_key_prefix)) as redis:
