@@ -255,3 +255,58 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings, dual_store):
     assert m.account_state.get_balance("claude", kept.id) is None
     diffs, text = _verify(settings)
     assert all(d.clean for d in diffs.values()), text
+
+
+def test_dry_run_finds_the_same_bad_values_and_writes_nothing(settings, client, tmp_path):
+    _fill(settings, 40)
+    bad = _bad_keys(client, settings.redis_key_prefix)
+    summary, _ = _migrate(settings, tmp_path, dry_run=True, batch_size=50)
+    assert summary.exit_code == 1 and summary.dry_run
+    skipped = {line["key"] for line in map(json.loads, (tmp_path / "m.log").read_text().splitlines())
+               if line["event"] == "error"}
+    # The orphan member SET is refused only when MySQL is written (its group row is looked up then).
+    assert skipped == {k for k in bad if not k.startswith("account_group_members:")}
+    tables = ("accounts", "account_groups", "account_group_members", "account_state", "account_test_results")
+    assert all(not rows for rows in data_dump(settings, settings.mysql_database, tables).values())
+
+
+def test_migration_reads_use_their_indexes(settings, tmp_path):
+    from relaystore.migrate.families import account_groups as g
+    from relaystore.migrate.families import account_state as st
+    from relaystore.migrate.families import accounts as acc
+    from relaystore.mysql.pool import MySQLPool
+
+    _fill(settings, 200)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    pool = MySQLPool(settings)
+    try:
+        pool.fetchall("ANALYZE TABLE accounts, account_groups, account_group_members, account_state, "
+                      "account_test_results")
+
+        def plan(sql, params):
+            rows = pool.fetchall("EXPLAIN " + sql, params)
+            assert len(rows) == 1, rows
+            return rows[0]
+
+        pairs = [(r["platform"], r["id"]) for r in pool.fetchall("SELECT platform, id FROM accounts LIMIT 5")]
+        flat = [v for p in pairs for v in p]
+        for row in (plan(acc.SELECT_ACCOUNT_KEYS_AFTER, {"platform": pairs[0][0], "id": pairs[0][1], "limit": 100}),
+                    plan(acc.SELECT_ACCOUNTS_BY_KEYS.format(pairs=acc._pairs(5)), flat)):
+            assert row["key"] == "PRIMARY" and row["type"] in ("range", "index"), row
+        ids = [r["group_id"] for r in pool.fetchall("SELECT DISTINCT group_id FROM account_group_members LIMIT 5")]
+        for row in (plan(g.SELECT_ACCOUNT_GROUPS_BY_IDS.format(ids=g._in(len(ids))), ids),
+                    plan(g.SELECT_MEMBER_GROUP_IDS_AFTER, {"after": ids[0], "limit": 100})):
+            assert row["key"] == "PRIMARY" and row["type"] in ("range", "index"), row
+        members = pool.fetchall("EXPLAIN " + g.SELECT_MEMBERS_OF_GROUPS.format(ids=g._in(len(ids))), ids)
+        assert all(r["key"] == "PRIMARY" for r in members), members
+        triples = [(r["platform"], r["account_id"], r["kind"])
+                   for r in pool.fetchall("SELECT platform, account_id, kind FROM account_state LIMIT 5")]
+        row = plan(st.SELECT_ACCOUNT_STATE_BY_KEYS.format(triples=st._placeholders(5, 3)),
+                   [v for t in triples for v in t])
+        assert row["key"] == "PRIMARY" and row["type"] == "range", row
+        history = [(r["platform"], r["account_id"])
+                   for r in pool.fetchall("SELECT DISTINCT platform, account_id FROM account_test_results LIMIT 5")]
+        row = plan(st.SELECT_LIVE_TEST_RESULTS.format(pairs=st._placeholders(5, 2)), [v for p in history for v in p])
+        assert row["key"] == "ix_account_test_results_account" and row["type"] == "range", row
+    finally:
+        pool.close()
