@@ -39,6 +39,11 @@ def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, position: int
     return kwargs[name] if name in kwargs else args[position]
 
 
+def _account(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """(platform, account_id) of an account_state call."""
+    return _arg(args, kwargs, "platform"), _arg(args, kwargs, "account_id", 1)
+
+
 def _activated_now(key: ApiKey | None) -> bool:
     """authenticate() wrote the key: an activation-mode key whose first use is the last use."""
     return (key is not None and key.expiration_mode == "activation" and key.activated_at is not None
@@ -147,6 +152,34 @@ WRITES: dict[str, dict[str, Touched]] = {
     "request_details": {
         "put": lambda a, kw, result: [_K.request_detail(result.request_id)],
         "delete": lambda a, kw, result: [_K.request_detail(_arg(a, kw, "request_id"))],
+    },
+    # Accounts: index and shared-pool SETs are derived; a deleted account's member rows go with its
+    # record (the accounts family's delete_mysql), as the Redis delete drops it from every member SET.
+    "accounts": {
+        "create": lambda a, kw, result: [_K.account(result.platform, result.id)],
+        "update": lambda a, kw, result: [_K.account(result.platform, result.id)],
+        "delete": lambda a, kw, result: [_K.account(_arg(a, kw, "platform"), _arg(a, kw, "account_id", 1))],
+    },
+    "account_groups": {
+        "create": lambda a, kw, result: [_K.account_group(result.id)],
+        "update": lambda a, kw, result: [_K.account_group(result.id)],
+        "delete": lambda a, kw, result: [_K.account_group(_arg(a, kw, "group_id")),
+                                         _K.account_group_members(_arg(a, kw, "group_id"))],
+        "add_member": lambda a, kw, result: [_K.account_group_members(_arg(a, kw, "group_id"))],
+        "remove_member": lambda a, kw, result: [_K.account_group_members(_arg(a, kw, "group_id"))],
+        "backfill_reverse_index": lambda a, kw, result: [_K.account_groups_reverse_migrated],
+    },
+    "account_state": {
+        "set_balance": lambda a, kw, result: [_K.account_balance(result.platform, result.account_id)],
+        "set_local_balance": lambda a, kw, result: [_K.account_balance_local(*_account(a, kw))],
+        "delete_balance": lambda a, kw, result: [_K.account_balance(*_account(a, kw)),
+                                                 _K.account_balance_local(*_account(a, kw))],
+        "set_balance_script": lambda a, kw, result: [_K.account_balance_script(*_account(a, kw))],
+        "delete_balance_script": lambda a, kw, result: [_K.account_balance_script(*_account(a, kw))],
+        "add_test_result": lambda a, kw, result: [_K.account_test_history(*_account(a, kw))],
+        "set_last_test": lambda a, kw, result: [_K.account_last_test(*_account(a, kw))],
+        "delete_test_state": lambda a, kw, result: [_K.account_test_history(*_account(a, kw)),
+                                                    _K.account_last_test(*_account(a, kw))],
     },
 }
 

@@ -30,9 +30,24 @@ def glob_escape(text: str) -> str:
 
 
 def scan_family(client: redis.Redis, prefix: str, family: Family, *, count: int = 1000) -> Iterator[str]:
-    """The relative names of every key of the family's shape (SCAN MATCH + regex; exact names looked up)."""
+    """The relative names of every key of the family's shape (SCAN MATCH + regex; exact names looked up).
+
+    Sources that share a MATCH pattern are served by one SCAN (each SCAN walks the whole keyspace,
+    so a family with a source per platform gives them one broad pattern).
+    """
+    shared: dict[str, list[KeySource]] = {}
     for source in family.sources:
-        yield from _scan_source(client, prefix, source, count)
+        if source.match is not None and sum(s.match == source.match for s in family.sources) > 1:
+            shared.setdefault(source.match, []).append(source)
+        else:
+            yield from _scan_source(client, prefix, source, count)
+    for match, sources in shared.items():
+        skip = len(prefix)
+        with redis_errors():
+            for full in client.scan_iter(match=glob_escape(prefix) + match, count=count):
+                key = full[skip:]
+                if any(source.regex.fullmatch(key) for source in sources):
+                    yield key
 
 
 def _scan_source(client: redis.Redis, prefix: str, source: KeySource, count: int) -> Iterator[str]:

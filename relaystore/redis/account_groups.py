@@ -23,6 +23,18 @@ from .client import redis_errors
 from .keys import Keys
 
 
+def queue_group(pipe: Any, k: Keys, group: AccountGroup) -> None:
+    """Queue a group's hash and its account_groups entry; create() and the rollback share it."""
+    pipe.hset(k.account_group(group.id), mapping=rules.encode_group(group))
+    pipe.sadd(k.account_groups, group.id)
+
+
+def queue_member(pipe: Any, k: Keys, group_id: str, group_platform: str, account_id: str) -> None:
+    """Queue one membership: the group's member SET and the account's reverse index, as upstream keeps both."""
+    pipe.sadd(k.account_group_members(group_id), account_id)
+    pipe.sadd(k.account_groups_reverse(group_platform, account_id), group_id)
+
+
 class RedisAccountGroups:
     """store.account_groups on Redis."""
 
@@ -39,8 +51,7 @@ class RedisAccountGroups:
                              extra=fields, **typed)
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            pipe.hset(self._k.account_group(group.id), mapping=rules.encode_group(group))
-            pipe.sadd(self._k.account_groups, group.id)
+            queue_group(pipe, self._k, group)
             pipe.execute()
         return group
 
@@ -130,8 +141,7 @@ class RedisAccountGroups:
             raise InvalidInput("account_id must be 1-64 characters of letters, digits, '_', '.', '-'")
         with redis_errors():
             pipe = self._r.pipeline(transaction=True)
-            pipe.sadd(self._k.account_group_members(group_id), account_id)
-            pipe.sadd(self._k.account_groups_reverse(group.platform, account_id), group_id)
+            queue_member(pipe, self._k, group_id, group.platform, account_id)
             pipe.execute()
 
     def remove_member(self, group_id: str, account_id: str) -> None:

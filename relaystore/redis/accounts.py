@@ -50,6 +50,21 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+def queue_layout(pipe: Any, k: Keys, spec: rules.PlatformSpec, account_id: str, stored: dict[str, Any],
+                 account_type: str) -> None:
+    """Queue a new account's record with its index and shared-pool entries; create() and the rollback share it."""
+    key = k.account(spec.name, account_id)
+    if spec.json_record:
+        pipe.set(key, js_json(stored))
+    elif stored:
+        pipe.hset(key, mapping=stored)
+    pipe.sadd(k.account_index(spec.name), account_id)
+    pipe.delete(k.account_index_empty(spec.name))
+    shared = k.account_shared_pool(spec.name)
+    if shared is not None:
+        (pipe.sadd if account_type == "shared" else pipe.srem)(shared, account_id)
+
+
 class RedisAccounts:
     """store.accounts on Redis."""
 
@@ -123,10 +138,7 @@ class RedisAccounts:
             if pipe.exists(key):
                 raise AlreadyExists(f"{platform} account {account.id} already exists")
             pipe.multi()
-            self._write_stored(pipe, spec, key, stored)
-            pipe.sadd(self._k.account_index(platform), account.id)
-            pipe.delete(self._k.account_index_empty(platform))
-            self._shared(pipe, platform, account.id, account.account_type)
+            queue_layout(pipe, self._k, spec, account.id, stored, account.account_type)
 
         with redis_errors():
             self._r.transaction(work, key)

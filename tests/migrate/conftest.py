@@ -32,7 +32,8 @@ DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
                "lease_keys", "leases", "lease_key_expiry", "concurrency_queue_counts", "concurrency_queue_stats",
                "concurrency_queue_wait_lists", "concurrency_queue_wait_times", "rate_limit_windows",
                "users", "user_sessions", "admin_sessions", "admin_credentials", "oauth_sessions", "sticky_sessions",
-               "request_details")
+               "request_details",
+               "accounts", "account_groups", "account_group_members", "account_state", "account_test_results")
 
 
 def _delete_prefix(prefix: str) -> None:

@@ -20,7 +20,8 @@ def all_fills() -> dict[str, Fill]:
     """{family: fill} of every tests/migrate/fill_*.py, api_keys first, the rest by name."""
     names = sorted(p.stem[len("fill_"):] for p in HERE.glob("fill_*.py"))
     names.sort(key=lambda name: name != "api_keys")
-    return {name: importlib.import_module(f"tests.migrate.fill_{name}").fill for name in names}
+    modules = {name: importlib.import_module(f"tests.migrate.fill_{name}") for name in names}
+    return {name: module.fill for name, module in modules.items() if hasattr(module, "fill")}   # not fill_common
 
 
 def fill_all(store: Store, n: int, *, seed: int = 7) -> dict[str, int]:

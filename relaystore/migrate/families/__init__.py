@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from ...errors import InvalidInput
 from ..family import Family
+from .account_groups import AccountGroupMembersFamily, AccountGroupsFamily
+from .account_state import AccountStateFamily
+from .accounts import AccountsFamily
 from .api_keys import ApiKeysFamily
 from .concurrency_queues import ConcurrencyQueuesFamily
 from .leases import LeasesFamily
@@ -26,6 +29,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     RateLimitsFamily(),
     UsersFamily(), UserSessionsFamily(), AdminSessionsFamily(), AdminCredentialsFamily(), OAuthSessionsFamily(),
     StickySessionsFamily(), RequestDetailsFamily(),
+    AccountsFamily(),
+    AccountGroupsFamily(),
+    AccountGroupMembersFamily(),   # after account_groups: a member row needs its group row
+    AccountStateFamily(),
 )}
 
 

@@ -1,0 +1,257 @@
+"""Per-account side state (account_state_rules): balance caches, balance scripts, last test and test
+config <-> account_state rows (one per key, `kind` names the key shape), test histories <->
+account_test_results rows (one per list entry, newest = highest id).
+
+Several of these keys expire (balances 3,600 s / 300 s, test history 30 days, test config 365
+days): the PTTL read with the value becomes an absolute expires_at, and the rollback re-arms the
+remaining TTL (account_ttl). Expired rows are neither compared nor rolled back. All of these keys
+are data: nothing is derived.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ...account_state_rules import check_account
+from ...errors import DataError, InvalidInput
+from ...jsnum import js_json
+from ...mysql.bulk import executemany
+from ...mysql.expiry import LIVE
+from ...mysql.pool import MySQLPool
+from ...redis.keys import Keys
+from ..family import Family, KeySource
+from . import account_ttl
+
+# kind (account_state.kind) -> (key prefix, Redis type), as upstream names the keys (spec §8).
+KINDS: dict[str, tuple[str, str]] = {
+    "balance": ("account_balance:", "hash"),
+    "balance_local": ("account_balance_local:", "hash"),
+    "balance_script": ("account_balance_script:", "string"),
+    "last_test": ("account:last_test:", "string"),
+    "test_config": ("account:test_config:", "string"),   # upstream's; relaystore's DAO does not use it
+    "test_history": ("account:test_history:", "list"),
+}
+HISTORY = "test_history"
+
+UPSERT_ACCOUNT_STATE = f"""
+    INSERT INTO account_state (platform, account_id, kind, value, expires_at)
+    VALUES (%(platform)s, %(account_id)s, %(kind)s, %(value)s, %(expires_at)s)
+    ON DUPLICATE KEY UPDATE expires_at = {account_ttl.SQL_KEEP_CLOSE_EXPIRY}, value = VALUES(value)
+"""
+
+DELETE_ACCOUNT_STATE = "DELETE FROM account_state WHERE (platform, account_id, kind) IN ({triples})"
+
+SELECT_ACCOUNT_STATE_BY_KEYS = f"""
+    SELECT platform, account_id, kind, value, expires_at FROM account_state
+    WHERE (platform, account_id, kind) IN ({{triples}}) AND {LIVE}
+"""
+
+SELECT_ACCOUNT_STATE_KEYS_AFTER = f"""
+    SELECT platform, account_id, kind FROM account_state
+    WHERE (platform > %(platform)s OR (platform = %(platform)s AND (account_id > %(account_id)s
+           OR (account_id = %(account_id)s AND kind > %(kind)s)))) AND {LIVE}
+    ORDER BY platform, account_id, kind LIMIT %(limit)s
+"""
+
+INSERT_TEST_RESULTS = """
+    INSERT INTO account_test_results (platform, account_id, result, expires_at)
+    VALUES (%(platform)s, %(account_id)s, %(result)s, %(expires_at)s)
+"""
+
+DELETE_TEST_RESULTS = "DELETE FROM account_test_results WHERE (platform, account_id) IN ({pairs})"
+
+# Every row of these accounts, expired or not (the copy replaces them all), oldest first.
+SELECT_TEST_RESULTS_FOR_UPDATE = """
+    SELECT platform, account_id, result, expires_at FROM account_test_results
+    WHERE (platform, account_id) IN ({pairs}) ORDER BY platform, account_id, id FOR UPDATE
+"""
+
+SELECT_LIVE_TEST_RESULTS = f"""
+    SELECT platform, account_id, result, expires_at FROM account_test_results
+    WHERE (platform, account_id) IN ({{pairs}}) AND {LIVE} ORDER BY platform, account_id, id DESC
+"""
+
+SELECT_TEST_RESULT_ACCOUNTS_AFTER = f"""
+    SELECT DISTINCT platform, account_id FROM account_test_results
+    WHERE (platform > %(platform)s OR (platform = %(platform)s AND account_id > %(account_id)s)) AND {LIVE}
+    ORDER BY platform, account_id LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One key: a hash (dict), a string, or a test history (tuple, newest first), and its expiry (naive UTC)."""
+
+    platform: str
+    account_id: str
+    kind: str
+    value: Any
+    expires_at: datetime | None
+
+
+def _placeholders(n: int, width: int) -> str:
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([one] * n)
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    """(kind, platform, account id) of a relative key; ValueError for other keys."""
+    for kind, (prefix, _) in KINDS.items():
+        if key.startswith(prefix):
+            platform, sep, account_id = key[len(prefix):].partition(":")
+            if sep:
+                return kind, platform, account_id
+    raise ValueError(f"{key} is not an account-state key")
+
+
+def key_of(kind: str, platform: str, account_id: str) -> str:
+    return f"{KINDS[kind][0]}{platform}:{account_id}"
+
+
+class AccountStateFamily(Family):
+    name = "account_state"
+    # {prefix}{platform}:{account id}; the id may hold ':' (decode refuses what MySQL cannot hold).
+    # Two SCANs serve the six sources (scan_family): account_balance* and account:*.
+    sources = tuple(KeySource(type=kind_type, match=prefix[:15] + "*" if prefix.startswith("account_balance")
+                              else "account:*", regex=re.compile(re.escape(prefix) + r"[^:]+:.+"))
+                    for prefix, kind_type in KINDS.values())
+    tables = ("account_state", "account_test_results")
+    needs_ttl = True
+
+    def decode(self, key: str, value: Any, pttl_ms: int | None) -> StateRecord:
+        kind, platform, account_id = split_key(key)
+        try:
+            check_account(platform, account_id)
+        except InvalidInput as exc:
+            raise DataError(f"{key}: {exc}") from None
+        if kind == HISTORY:
+            value = tuple(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        return StateRecord(platform, account_id, kind, value, account_ttl.expires_at(pttl_ms))
+
+    def check(self, record: StateRecord, checker: Any) -> None:
+        key = self.key_of(record)
+        if record.kind == HISTORY:
+            for item in record.value:
+                checker.check("account_test_results", {"platform": record.platform, "account_id": record.account_id,
+                                                       "result": item, "expires_at": record.expires_at}, key)
+        else:
+            checker.check("account_state", self._row(record), key)
+
+    @staticmethod
+    def _row(record: StateRecord) -> dict[str, Any]:
+        value = js_json(record.value) if isinstance(record.value, dict) else record.value
+        return {"platform": record.platform, "account_id": record.account_id, "kind": record.kind, "value": value,
+                "expires_at": record.expires_at}
+
+    def key_of(self, record: StateRecord) -> str:
+        return key_of(record.kind, record.platform, record.account_id)
+
+    def write_mysql(self, cur: Any, records: Sequence[StateRecord]) -> None:
+        executemany(cur, UPSERT_ACCOUNT_STATE, [self._row(r) for r in records if r.kind != HISTORY])
+        histories = [r for r in records if r.kind == HISTORY]
+        if histories:
+            self._write_histories(cur, histories)
+
+    def _write_histories(self, cur: Any, records: Sequence[StateRecord]) -> None:
+        """Replace each history's rows, except those already equal (a re-run keeps their ids)."""
+        pairs = [(r.platform, r.account_id) for r in records]
+        cur.execute(SELECT_TEST_RESULTS_FOR_UPDATE.format(pairs=_placeholders(len(pairs), 2)),
+                    [v for pair in pairs for v in pair])
+        stored: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in cur.fetchall():
+            stored.setdefault((row["platform"], row["account_id"]), []).insert(0, row)   # newest first
+        changed = []
+        for record in records:
+            rows = stored.get((record.platform, record.account_id), [])
+            if (tuple(row["result"] for row in rows) != record.value
+                    or not all(account_ttl.same_expiry(row["expires_at"], record.expires_at) for row in rows)):
+                changed.append(record)
+        if not changed:
+            return
+        pairs = [(r.platform, r.account_id) for r in changed]
+        cur.execute(DELETE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
+                    [v for pair in pairs for v in pair])
+        # Oldest first, so the newest entry gets the highest id (what the DAO reads first).
+        executemany(cur, INSERT_TEST_RESULTS, [
+            {"platform": r.platform, "account_id": r.account_id, "result": item, "expires_at": r.expires_at}
+            for r in changed for item in reversed(r.value)])
+
+    def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
+        parts = [split_key(k) for k in keys]
+        triples = [(p, a, kind) for kind, p, a in parts if kind != HISTORY]
+        pairs = [(p, a) for kind, p, a in parts if kind == HISTORY]
+        if triples:
+            cur.execute(DELETE_ACCOUNT_STATE.format(triples=_placeholders(len(triples), 3)),
+                        [v for t in triples for v in t])
+        if pairs:
+            cur.execute(DELETE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
+                        [v for pair in pairs for v in pair])
+
+    def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
+        after = {"platform": "", "account_id": "", "kind": ""}
+        while rows := pool.fetchall(SELECT_ACCOUNT_STATE_KEYS_AFTER, {**after, "limit": batch_size}):
+            yield [key_of(r["kind"], r["platform"], r["account_id"]) for r in rows if r["kind"] in KINDS]
+            after = {name: rows[-1][name] for name in after}
+        after = {"platform": "", "account_id": ""}
+        while rows := pool.fetchall(SELECT_TEST_RESULT_ACCOUNTS_AFTER, {**after, "limit": batch_size}):
+            yield [key_of(HISTORY, r["platform"], r["account_id"]) for r in rows]
+            after = {name: rows[-1][name] for name in after}
+
+    def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StateRecord]:
+        parts = [split_key(k) for k in keys]
+        triples = [(p, a, kind) for kind, p, a in parts if kind != HISTORY]
+        pairs = [(p, a) for kind, p, a in parts if kind == HISTORY]
+        out: dict[str, StateRecord] = {}
+        if triples:
+            for row in pool.fetchall(SELECT_ACCOUNT_STATE_BY_KEYS.format(triples=_placeholders(len(triples), 3)),
+                                     [v for t in triples for v in t]):
+                kind = row["kind"]
+                key = key_of(kind, row["platform"], row["account_id"])
+                value = row["value"]
+                if KINDS[kind][1] == "hash":
+                    try:
+                        value = json.loads(value)
+                    except ValueError:
+                        raise DataError(f"account_state row for {key}: stored hash is not valid JSON") from None
+                    if not isinstance(value, dict):
+                        raise DataError(f"account_state row for {key}: stored hash is not a JSON object")
+                out[key] = StateRecord(row["platform"], row["account_id"], kind, value, row["expires_at"])
+        if pairs:
+            items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for row in pool.fetchall(SELECT_LIVE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
+                                     [v for pair in pairs for v in pair]):
+                items.setdefault((row["platform"], row["account_id"]), []).append(row)
+            for (platform, account_id), rows in items.items():
+                expiries = [row["expires_at"] for row in rows]
+                out[key_of(HISTORY, platform, account_id)] = StateRecord(
+                    platform, account_id, HISTORY, tuple(row["result"] for row in rows),
+                    max(expiries) if None not in expiries else None)
+        return out
+
+    def write_redis(self, pipe: Any, k: Keys, records: Sequence[StateRecord]) -> None:
+        for record in records:
+            if not account_ttl.live(record.expires_at):
+                continue
+            full = k.prefix + self.key_of(record)
+            kind_type = KINDS[record.kind][1]
+            if kind_type == "hash":
+                if not record.value:
+                    continue
+                pipe.hset(full, mapping=record.value)
+            elif kind_type == "list":
+                pipe.rpush(full, *record.value)
+            else:
+                pipe.set(full, record.value)
+            account_ttl.queue_expiry(pipe, full, record.expires_at)
+
+    def compare(self, redis_record: StateRecord, mysql_record: StateRecord) -> list[str]:
+        diff = [] if redis_record.value == mysql_record.value else ["value"]
+        if not account_ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
+            diff.append("ttl")
+        return diff
