@@ -24,7 +24,7 @@ SELECT_ADMIN_CREDENTIALS = f"""
 UPSERT_ADMIN_CREDENTIALS = f"""
     INSERT INTO admin_credentials (id, username, password_hash, created_at, last_login, updated_at, extra,
                                    expires_at)
-    VALUES (%(id)s, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
+    VALUES (1, %(username)s, %(password_hash)s, %(created_at)s, %(last_login)s, %(updated_at)s, %(extra)s,
             {EXPIRES_AT})
     ON DUPLICATE KEY UPDATE username = %(username)s, password_hash = %(password_hash)s,
         created_at = %(created_at)s, last_login = %(last_login)s, updated_at = %(updated_at)s,

@@ -24,14 +24,14 @@ from ...redis.keys import Keys
 from ..family import KeySource
 from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed, aware_utc, naive_utc
 
-_ANY = re.DOTALL
+_ANY = re.DOTALL   # a key's variable part may hold any character, newlines included
 
 
 def _fields(a: Any, b: Any, names: Sequence[str]) -> list[str]:
     return [n for n in names if getattr(a, n) != getattr(b, n)]
 
 
-def _string(key: str, value: Any, label: str) -> str:
+def _string(value: Any, label: str) -> str:
     if not isinstance(value, str):
         raise DataError(f"{label}: not a string value")
     return value
@@ -65,7 +65,7 @@ class UserSessionsFamily(KeyedTableFamily[Parsed[UserSession]]):
         return Parsed(text, rules.decode_user_session(self._id(key), text, self.label(key)))
 
     def decode_value(self, key: str, value: Any) -> Parsed[UserSession]:
-        return self._parse(key, _string(key, value, self.label(key)))
+        return self._parse(key, _string(value, self.label(key)))
 
     def to_row(self, record: Expiring[Parsed[UserSession]]) -> dict[str, Any]:
         return {"user_id": record.value.record.user_id, "data": record.value.text}
@@ -159,7 +159,7 @@ class StickySessionsFamily(KeyedTableFamily[str]):
     table, key_column, key_prefix, columns = "sticky_sessions", "session_hash", "sticky_session:", ("account_id",)
 
     def decode_value(self, key: str, value: Any) -> str:
-        text = _string(key, value, key)
+        text = _string(value, key)
         if not text:
             raise DataError(f"{key}: the account id is empty")
         return text
