@@ -240,3 +240,31 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings):
     assert all(d.clean for d in diffs.values()), out
     assert {name: d.redis_count for name, d in diffs.items()} == {
         "leases": 1, "concurrency_queues": 3, "rate_limits": 4}   # k3's set emptied by the prune: gone
+
+
+def test_migration_reads_use_their_indexes(settings, tmp_path):
+    """Verify and rollback page through keys by primary key and read batches by key: no full scans."""
+    from relaystore.migrate.families import concurrency_queues as q
+    from relaystore.migrate.families import leases as lf
+    from relaystore.migrate.families import rate_limits as rl
+
+    _fill(settings, 200)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    ids = ["a", "b", "c"]
+    in3 = ", ".join(["%s"] * 3)
+    page = {"after": "", "limit": 50}
+    queries = [(lf.SELECT_LEASE_KEY_PAGE, page), (lf.SELECT_LEASES_OF_KEYS.format(ids=in3), ids),
+               (q.SELECT_QUEUE_COUNT_PAGE, page), (q.SELECT_QUEUE_STATS_PAGE, page), (q.SELECT_WAIT_LIST_PAGE, page),
+               (q.SELECT_QUEUE_COUNTS.format(ids=in3), ids), (q.SELECT_QUEUE_STATS.format(ids=in3), ids),
+               (q.SELECT_WAIT_LISTS.format(ids=in3), ids), (q.SELECT_SAMPLES_OF_LISTS.format(ids=in3), ids),
+               (rl.SELECT_WINDOW_PAGE, page), (rl.SELECT_WINDOWS.format(ids=in3), ids)]
+    pool = MySQLPool(settings)
+    try:
+        pool.fetchall("ANALYZE TABLE leases, lease_key_expiry, concurrency_queue_counts, concurrency_queue_stats, "
+                      "concurrency_queue_wait_lists, concurrency_queue_wait_times, rate_limit_windows")
+        for sql, params in queries:
+            for step in pool.fetchall("EXPLAIN " + sql, params):
+                assert step["type"] != "ALL" and step["key"] in ("PRIMARY", "ix_concurrency_queue_wait_times_list"), \
+                    (sql, step)
+    finally:
+        pool.close()
