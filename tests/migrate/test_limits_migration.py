@@ -132,6 +132,7 @@ def _bad_keys(client, prefix):
         "concurrency:queue:wait_times:bad-sample": ("list", ["12", "nan-secret"]),
         "rate_limit:cost:bad-cost": ("string", "cost-secret"),
         "rate_limit:window_start:bad-start": ("string", "start-secret"),
+        "rate_limit:requests:not-canonical": ("string", "5.0"),                # INCR would refuse it too
         "rate_limit:tokens:" + "é": ("string", "5"),                          # key id MySQL cannot hold
     }
     for key, (kind, value) in bad.items():

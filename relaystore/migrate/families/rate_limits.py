@@ -22,6 +22,7 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from ..family import Family, KeySource
 from . import limit_expiry as expiry
+from .concurrency_queues import whole_number
 
 PARTS = ("window_start", "requests", "tokens", "cost")
 COUNTERS = PARTS[1:]
@@ -111,15 +112,10 @@ class RateLimitsFamily(Family):
             if not number.is_finite() or not 0 <= number < _COST_MAX:
                 raise DataError(f"{key}: value is not a cost MySQL can hold (0 to 10^14 USD)")
             number = number.quantize(_COST_SCALE)
+        elif part == "window_start":
+            number = whole_number(key, value, "value", 1, expiry.to_ms(expiry.NEVER) - 1)
         else:
-            try:
-                number = int(value)
-            except ValueError:
-                raise DataError(f"{key}: value is not a whole number") from None
-            low = 1 if part == "window_start" else 0
-            high = expiry.to_ms(expiry.NEVER) - 1 if part == "window_start" else _BIGINT
-            if not low <= number <= high:
-                raise DataError(f"{key}: value is out of range")
+            number = whole_number(key, value, "value", 0, _BIGINT)
         return RateLimitPart(key_id, part, number, expiry.expiry_of(pttl_ms))
 
     def key_of(self, record: RateLimitPart) -> str:
