@@ -61,8 +61,8 @@ def _sql(settings, statement, args=()):
 
 def test_round_trip_verifies_clean_and_rolls_back_to_an_equal_keyspace(settings, client, make_prefix, tmp_path):
     created = _fill(settings, 300)
-    original = keyspace(client, settings.redis_key_prefix)
     snapshot_at = time.monotonic()
+    original = keyspace(client, settings.redis_key_prefix)
     assert len(original) == sum(created.values())
     summary, stderr = _migrate(settings, tmp_path, batch_size=97)
     assert summary.exit_code == 0, stderr

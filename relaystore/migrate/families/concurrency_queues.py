@@ -163,7 +163,8 @@ class ConcurrencyQueuesFamily(Family):
         if WAITS_RE.fullmatch(key):
             samples = tuple(whole_number(key, v, "a wait sample", -_BIGINT_MAX, _BIGINT_MAX) for v in value)
             return WaitList(_id(key, _WAITS), samples, expires_at)
-        return QueueCount(_id(key, _COUNT), whole_number(key, value, "the waiter count", _INT_MIN, _INT_MAX), expires_at)
+        waiting = whole_number(key, value, "the waiter count", _INT_MIN, _INT_MAX)
+        return QueueCount(_id(key, _COUNT), waiting, expires_at)
 
     def key_of(self, record: Any) -> str:
         if isinstance(record, QueueStatsCounters):
