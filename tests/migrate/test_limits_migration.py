@@ -269,3 +269,14 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
                     (sql, step)
     finally:
         pool.close()
+
+
+def test_copies_made_at_different_times_store_the_same_expiries(settings, make_database, tmp_path):
+    """Expiries are Redis's own (PEXPIRETIME), not clock + PTTL: a resumed run into another database
+    ends with exactly the rows of an uninterrupted one."""
+    _fill(settings, 60)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    time.sleep(0.05)
+    other = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
+    assert _migrate(other, tmp_path, batch_size=7)[0].exit_code == 0
+    assert data_dump(other, other.mysql_database, TABLES) == data_dump(settings, settings.mysql_database, TABLES)

@@ -150,9 +150,10 @@ class ConcurrencyQueuesFamily(Family):
     tables = ("concurrency_queue_counts", "concurrency_queue_stats", "concurrency_queue_wait_lists",
               "concurrency_queue_wait_times")
     needs_ttl = True
+    ttl_as_expiry = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> QueueCount | QueueStatsCounters | WaitList:
-        expires_at = expiry.expiry_of(pttl_ms)
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> QueueCount | QueueStatsCounters | WaitList:
+        expires_at = expiry.expiry_of(expire_at_ms)
         if STATS_RE.fullmatch(key):
             unknown = sorted(set(value) - set(rules.QUEUE_OUTCOMES))
             if unknown:

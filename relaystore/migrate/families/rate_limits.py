@@ -94,8 +94,9 @@ class RateLimitsFamily(Family):
     sources = (KeySource(type="string", match="rate_limit:*", regex=KEY_RE),)
     tables = ("rate_limit_windows",)
     needs_ttl = True
+    ttl_as_expiry = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> RateLimitPart:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> RateLimitPart:
         match = KEY_RE.fullmatch(key)
         assert match is not None
         part, key_id = match.groups()
@@ -116,7 +117,7 @@ class RateLimitsFamily(Family):
             number = whole_number(key, value, "value", 1, expiry.to_ms(expiry.NEVER) - 1)
         else:
             number = whole_number(key, value, "value", 0, _BIGINT)
-        return RateLimitPart(key_id, part, number, expiry.expiry_of(pttl_ms))
+        return RateLimitPart(key_id, part, number, expiry.expiry_of(expire_at_ms))
 
     def key_of(self, record: RateLimitPart) -> str:
         return f"rate_limit:{record.part}:{record.key_id}"
@@ -178,10 +179,8 @@ class RateLimitsFamily(Family):
                 continue   # the window ended since it was read
             full = k.prefix + self.key_of(record)
             text = cost_text(record.value) if record.part == "cost" else str(record.value)   # type: ignore[arg-type]
-            if left is None:
-                pipe.set(full, text)
-            else:
-                pipe.set(full, text, px=max(1, left))
+            pipe.set(full, text)
+            expiry.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: RateLimitPart, mysql_record: RateLimitPart) -> list[str]:
         diff = []
