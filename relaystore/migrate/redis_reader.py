@@ -100,8 +100,12 @@ _PEXPIRETIME: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 def _has_pexpiretime(client: redis.Redis) -> bool:
     known = _PEXPIRETIME.get(client)
     if known is None:
-        version = str(client.info("server").get("redis_version", "0"))
-        known = _PEXPIRETIME[client] = int(version.split(".")[0]) >= 7
+        try:
+            version = str(client.info("server").get("redis_version", "0"))
+            known = version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 7
+        except redis.ResponseError:   # INFO disabled (renamed away on some managed servers): use PTTL
+            known = False
+        _PEXPIRETIME[client] = known
     return known
 
 

@@ -280,3 +280,22 @@ def test_copies_made_at_different_times_store_the_same_expiries(settings, make_d
     other = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
     assert _migrate(other, tmp_path, batch_size=7)[0].exit_code == 0
     assert data_dump(other, other.mysql_database, TABLES) == data_dump(settings, settings.mysql_database, TABLES)
+
+
+def test_reader_gives_redis_expiry_and_falls_back_to_clock_plus_pttl(client, redis_prefix):
+    """PEXPIRETIME where the server has it (Redis 7+), else now + PTTL: both absolute, -1 without a TTL."""
+    from relaystore.migrate import redis_reader
+
+    client.set(redis_prefix + "ttl", "v", px=60_000)
+    client.set(redis_prefix + "persistent", "v")
+    items = [("ttl", "string"), ("persistent", "string"), ("gone", "string")]
+    exact, _ = redis_reader.fetch(client, redis_prefix, items)
+    assert exact[0].expire_at_ms == client.execute_command("PEXPIRETIME", redis_prefix + "ttl")
+    redis_reader._PEXPIRETIME[client] = False
+    try:
+        approx, _ = redis_reader.fetch(client, redis_prefix, items)
+    finally:
+        del redis_reader._PEXPIRETIME[client]
+    assert -5 <= approx[0].expire_at_ms - exact[0].expire_at_ms < 1000 and 0 < approx[0].pttl_ms <= 60_000
+    assert [(f.pttl_ms, f.expire_at_ms) for f in exact[1:]] == [(f.pttl_ms, f.expire_at_ms) for f in approx[1:]] \
+        == [(-1, -1), (-2, -2)]
