@@ -52,6 +52,7 @@ class Family:
     sources: tuple[KeySource, ...] = ()
     tables: tuple[str, ...] = ()    # MySQL tables it writes (checked to exist before a run)
     needs_ttl: bool = False         # decode() uses the key's PTTL (fetched only then: it costs a command)
+    ttl_as_expiry: bool = False     # ... or rather its absolute expiry in epoch ms: the same on every copy
 
     def owns(self, key: str) -> KeySource | None:
         """The source a relative key belongs to, or None (keys of other families, index keys)."""
@@ -72,9 +73,15 @@ class Family:
     def decode(self, key: str, value: Any, pttl_ms: int | None) -> Any:
         """The record stored under `key` (value as fetched for its type); DataError names the key.
 
-        `pttl_ms` is the key's PTTL (-1: no TTL) when the family sets needs_ttl, else None.
+        `pttl_ms` is the key's PTTL (-1: no TTL) when the family sets needs_ttl, else None; with
+        ttl_as_expiry it is the key's expiry in epoch ms instead (-1: no TTL), which two copies made at
+        different times read identically (a PTTL plus the clock moves by a few ms between reads).
         """
         raise NotImplementedError
+
+    def decode_fetched(self, item: Any) -> Any:
+        """decode() of a redis_reader.Fetched key, with its PTTL or (ttl_as_expiry) its absolute expiry."""
+        return self.decode(item.key, item.value, item.expire_at_ms if self.ttl_as_expiry else item.pttl_ms)
 
     def check(self, record: Any, checker: Any) -> None:
         """Refuse (DataError naming the key) a record MySQL would reject; default: nothing to check."""

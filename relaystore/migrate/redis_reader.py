@@ -12,6 +12,8 @@ is harmless because every write is absolute.
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,12 +104,30 @@ class Fetched:
     value: Any
     pttl_ms: int | None     # None when not asked for
     error: str | None = None
+    expire_at_ms: int | None = None   # absolute expiry in epoch ms (-1: no TTL, -2: gone); None when not asked for
+
+
+# Redis 7.0+ answers PEXPIRETIME: a key's expiry as the server stores it, the same on every read, where
+# now + PTTL moves by the milliseconds between the server's clock and ours. Checked once per client.
+_PEXPIRETIME: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _has_pexpiretime(client: redis.Redis) -> bool:
+    known = _PEXPIRETIME.get(client)
+    if known is None:
+        try:
+            version = str(client.info("server").get("redis_version", "0"))
+            known = version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 7
+        except redis.ResponseError:   # INFO disabled (renamed away on some managed servers): use PTTL
+            known = False
+        _PEXPIRETIME[client] = known
+    return known
 
 
 def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
           seq_key: str | None = None, ttl: bool = True,
           label: Callable[[str], str] | None = None) -> tuple[list[Fetched], int | None]:
-    """Values (and PTTLs, unless ttl=False) of (relative key, type) pairs in one pipeline.
+    """Values (and PTTLs and absolute expiries, unless ttl=False) of (relative key, type) pairs in one pipeline.
 
     Error messages name a key as `label(key)` (Family.label: redacted when the name is a secret).
 
@@ -116,14 +136,18 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
     (dry run, verify) nothing is written.
     """
     with redis_errors():
+        exact = ttl and _has_pexpiretime(client)
         pipe = client.pipeline(transaction=seq_key is not None)
         for key, kind in items:
             queue_read(pipe, prefix + key, kind)
-            if ttl:
+            if exact:
+                pipe.execute_command("PEXPIRETIME", prefix + key)
+            elif ttl:
                 pipe.pttl(prefix + key)
         if seq_key is not None:
             pipe.incr(seq_key)
         results = pipe.execute(raise_on_error=False)
+    now_ms = time.time_ns() // 1_000_000
     seq = None
     if seq_key is not None:
         last = results.pop()
@@ -131,16 +155,25 @@ def fetch(client: redis.Redis, prefix: str, items: Sequence[tuple[str, str]], *,
             raise last
         seq = int(last)
     out = []
-    values, pttls = (results[0::2], results[1::2]) if ttl else (results, [None] * len(results))
-    for (key, kind), value, pttl in zip(items, values, pttls):
+    values, ttls = (results[0::2], results[1::2]) if ttl else (results, [None] * len(results))
+    for (key, kind), value, raw_ttl in zip(items, values, ttls):
         if isinstance(value, redis.ResponseError):
             # The key changed type since the scan; the message says so without the value.
             name = key if label is None else label(key)
-            out.append(Fetched(key, None, -2, f"{name}: wrong Redis type, expected a {kind}"))
+            out.append(Fetched(key, None, -2, f"{name}: wrong Redis type, expected a {kind}", expire_at_ms=-2))
         elif isinstance(value, Exception):
             raise value
         else:
             present = value is not None and value != {} and value != [] and value != set()
-            out.append(Fetched(key, value if present else None,
-                               None if pttl is None else int(pttl) if present else -2))
+            pttl = expire_at = None
+            if raw_ttl is not None:
+                if not present:
+                    pttl = expire_at = -2
+                elif exact:
+                    expire_at = int(raw_ttl)
+                    pttl = expire_at - now_ms if expire_at >= 0 else expire_at
+                else:
+                    pttl = int(raw_ttl)
+                    expire_at = now_ms + pttl if pttl >= 0 else pttl
+            out.append(Fetched(key, value if present else None, pttl, expire_at_ms=expire_at))
     return out, seq

@@ -111,7 +111,7 @@ class Copier:
                 continue
             result.read += 1
             try:
-                record = family.decode(item.key, item.value, item.pttl_ms)
+                record = family.decode_fetched(item)
                 if dry_run:
                     family.check(record, self.checker)
             except DataError as exc:

@@ -57,7 +57,7 @@ def _compare_keys(ends: Endpoints, family: Family, keys: list[str]
                 only_mysql.append(item.key)
             continue
         try:
-            record = family.decode(item.key, item.value, item.pttl_ms)
+            record = family.decode_fetched(item)
         except DataError as exc:
             undecodable[item.key] = redact(str(exc))
             continue

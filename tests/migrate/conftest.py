@@ -192,15 +192,24 @@ def assert_keyspaces_equal(a: dict[str, Any], b: dict[str, Any], *, ttl_toleranc
         assert (la < 0) == (lb < 0) and abs(la - lb) <= ttl_tolerance, (key, la, lb)
 
 
+# Tables whose rows hold something that records when they were written rather than what they hold.
+DUMP_QUERIES = {
+    "system_settings": "SELECT name, value FROM system_settings",   # without updated_at
+    # The AUTO_INCREMENT id only orders a list's samples (and skips ids a rolled-back insert took):
+    # each sample's place in its list instead.
+    "concurrency_queue_wait_times": "SELECT list_id, wait_ms, ROW_NUMBER() OVER (PARTITION BY list_id ORDER BY id DESC)"
+                                    " AS place FROM concurrency_queue_wait_times",
+}
+
+
 def data_dump(settings: Settings, database: str, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, list[tuple]]:
-    """Every row of the data tables, sorted (system_settings without its updated_at)."""
+    """Every row of the data tables, sorted (see DUMP_QUERIES for the tables read otherwise)."""
     con = pymysql.connect(**{**connect_args(settings, database=database), "cursorclass": pymysql.cursors.Cursor})
     out = {}
     try:
         with con.cursor() as cur:
             for table in tables:
-                cur.execute("SELECT name, value FROM system_settings" if table == "system_settings"
-                            else f"SELECT * FROM {table}")
+                cur.execute(DUMP_QUERIES.get(table, f"SELECT * FROM {table}"))
                 out[table] = sorted(cur.fetchall(), key=repr)
     finally:
         con.close()

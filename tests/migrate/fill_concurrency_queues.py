@@ -20,7 +20,7 @@ def fill(store: Store, n: int, *, seed: int = 7) -> int:
         key_id = str(uuid.UUID(int=rng.getrandbits(128))) if i % 4 else f"console_account:q{i}"
         entered = rng.randint(1, 4)
         for _ in range(entered):
-            queues.enter(key_id, timeout_ms=rng.choice((60_000, 5_000, 123_456)))
+            queues.enter(key_id, timeout_ms=rng.choice((270_000, 300_000, 617_284)))   # TTLs of 5 to 11 min
         left = rng.randint(0, entered)
         for _ in range(left):
             queues.leave(key_id)

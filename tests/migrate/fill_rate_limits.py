@@ -10,7 +10,7 @@ COSTS = (0.1, 0.2, 1.5, 0.000123, 0.003, 12.345678, 0.0)
 
 
 def fill(store: Store, n: int, *, seed: int = 7) -> int:
-    """Windows of 1 min to 1 day with requests, tokens and rated cost counted (some at their limit), plus
+    """Windows of 10 min to 1 day with requests, tokens and rated cost counted (some at their limit), plus
     upstream's TTL-less leftovers: tokens/cost added after a window ended (written raw: relaystore's DAO
     refuses to). Returns the keys created."""
     rng = random.Random(seed)
@@ -19,7 +19,7 @@ def fill(store: Store, n: int, *, seed: int = 7) -> int:
     windows = max(1, n // 4)
     for i in range(windows):
         key_id = str(uuid.UUID(int=rng.getrandbits(128))) if i % 11 else f"odd*[{i}]:id"
-        minutes = rng.choice((1, 5, 60, 1440, 2.5))
+        minutes = rng.choice((10, 60, 1440, 12.5, 30))   # windows outlast a slow test
         for _ in range(rng.randint(1, 4)):
             result = limits.check_and_increment(key_id, window_minutes=minutes, max_requests=rng.choice((0, 2, 100)),
                                                 max_tokens=rng.choice((0, 5000)), max_cost=rng.choice((0, 1.0)))

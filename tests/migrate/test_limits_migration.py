@@ -61,8 +61,8 @@ def _sql(settings, statement, args=()):
 
 def test_round_trip_verifies_clean_and_rolls_back_to_an_equal_keyspace(settings, client, make_prefix, tmp_path):
     created = _fill(settings, 300)
-    original = keyspace(client, settings.redis_key_prefix)
     snapshot_at = time.monotonic()
+    original = keyspace(client, settings.redis_key_prefix)
     assert len(original) == sum(created.values())
     summary, stderr = _migrate(settings, tmp_path, batch_size=97)
     assert summary.exit_code == 0, stderr
@@ -132,6 +132,7 @@ def _bad_keys(client, prefix):
         "concurrency:queue:wait_times:bad-sample": ("list", ["12", "nan-secret"]),
         "rate_limit:cost:bad-cost": ("string", "cost-secret"),
         "rate_limit:window_start:bad-start": ("string", "start-secret"),
+        "rate_limit:requests:not-canonical": ("string", "5.0"),                # INCR would refuse it too
         "rate_limit:tokens:" + "é": ("string", "5"),                          # key id MySQL cannot hold
     }
     for key, (kind, value) in bad.items():
@@ -240,3 +241,61 @@ def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings):
     assert all(d.clean for d in diffs.values()), out
     assert {name: d.redis_count for name, d in diffs.items()} == {
         "leases": 1, "concurrency_queues": 3, "rate_limits": 4}   # k3's set emptied by the prune: gone
+
+
+def test_migration_reads_use_their_indexes(settings, tmp_path):
+    """Verify and rollback page through keys by primary key and read batches by key: no full scans."""
+    from relaystore.migrate.families import concurrency_queues as q
+    from relaystore.migrate.families import leases as lf
+    from relaystore.migrate.families import rate_limits as rl
+
+    _fill(settings, 200)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    ids = ["a", "b", "c"]
+    in3 = ", ".join(["%s"] * 3)
+    page = {"after": "", "limit": 50}
+    queries = [(lf.SELECT_LEASE_KEY_PAGE, page), (lf.SELECT_LEASES_OF_KEYS.format(ids=in3), ids),
+               (q.SELECT_QUEUE_COUNT_PAGE, page), (q.SELECT_QUEUE_STATS_PAGE, page), (q.SELECT_WAIT_LIST_PAGE, page),
+               (q.SELECT_QUEUE_COUNTS.format(ids=in3), ids), (q.SELECT_QUEUE_STATS.format(ids=in3), ids),
+               (q.SELECT_WAIT_LISTS.format(ids=in3), ids), (q.SELECT_SAMPLES_OF_LISTS.format(ids=in3), ids),
+               (rl.SELECT_WINDOW_PAGE, page), (rl.SELECT_WINDOWS.format(ids=in3), ids)]
+    pool = MySQLPool(settings)
+    try:
+        pool.fetchall("ANALYZE TABLE leases, lease_key_expiry, concurrency_queue_counts, concurrency_queue_stats, "
+                      "concurrency_queue_wait_lists, concurrency_queue_wait_times, rate_limit_windows")
+        for sql, params in queries:
+            for step in pool.fetchall("EXPLAIN " + sql, params):
+                assert step["type"] != "ALL" and step["key"] in ("PRIMARY", "ix_concurrency_queue_wait_times_list"), \
+                    (sql, step)
+    finally:
+        pool.close()
+
+
+def test_copies_made_at_different_times_store_the_same_expiries(settings, make_database, tmp_path):
+    """Expiries are Redis's own (PEXPIRETIME), not clock + PTTL: a resumed run into another database
+    ends with exactly the rows of an uninterrupted one."""
+    _fill(settings, 60)
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    time.sleep(0.05)
+    other = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
+    assert _migrate(other, tmp_path, batch_size=7)[0].exit_code == 0
+    assert data_dump(other, other.mysql_database, TABLES) == data_dump(settings, settings.mysql_database, TABLES)
+
+
+def test_reader_gives_redis_expiry_and_falls_back_to_clock_plus_pttl(client, redis_prefix):
+    """PEXPIRETIME where the server has it (Redis 7+), else now + PTTL: both absolute, -1 without a TTL."""
+    from relaystore.migrate import redis_reader
+
+    client.set(redis_prefix + "ttl", "v", px=60_000)
+    client.set(redis_prefix + "persistent", "v")
+    items = [("ttl", "string"), ("persistent", "string"), ("gone", "string")]
+    exact, _ = redis_reader.fetch(client, redis_prefix, items)
+    assert exact[0].expire_at_ms == client.execute_command("PEXPIRETIME", redis_prefix + "ttl")
+    redis_reader._PEXPIRETIME[client] = False
+    try:
+        approx, _ = redis_reader.fetch(client, redis_prefix, items)
+    finally:
+        del redis_reader._PEXPIRETIME[client]
+    assert -5 <= approx[0].expire_at_ms - exact[0].expire_at_ms < 1000 and 0 < approx[0].pttl_ms <= 60_000
+    assert [(f.pttl_ms, f.expire_at_ms) for f in exact[1:]] == [(f.pttl_ms, f.expire_at_ms) for f in approx[1:]] \
+        == [(-1, -1), (-2, -2)]

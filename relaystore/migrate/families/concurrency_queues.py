@@ -118,11 +118,15 @@ def _in(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def _whole(key: str, text: Any, what: str, low: int, high: int) -> int:
-    try:
-        number = int(text)
-    except (TypeError, ValueError):
-        raise DataError(f"{key}: {what} is not a whole number") from None
+_WHOLE = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def whole_number(key: str, text: Any, what: str, low: int, high: int) -> int:
+    """A counter as Redis's INCR family writes it (canonical decimal), within [low, high]; DataError otherwise.
+    Only the canonical form is accepted: a rollback writes str(number), which must equal the original."""
+    if not isinstance(text, str) or not _WHOLE.fullmatch(text):
+        raise DataError(f"{key}: {what} is not a whole number")
+    number = int(text)
     if not low <= number <= high:
         raise DataError(f"{key}: {what} is out of range")
     return number
@@ -146,20 +150,22 @@ class ConcurrencyQueuesFamily(Family):
     tables = ("concurrency_queue_counts", "concurrency_queue_stats", "concurrency_queue_wait_lists",
               "concurrency_queue_wait_times")
     needs_ttl = True
+    ttl_as_expiry = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> QueueCount | QueueStatsCounters | WaitList:
-        expires_at = expiry.expiry_of(pttl_ms)
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> QueueCount | QueueStatsCounters | WaitList:
+        expires_at = expiry.expiry_of(expire_at_ms)
         if STATS_RE.fullmatch(key):
             unknown = sorted(set(value) - set(rules.QUEUE_OUTCOMES))
             if unknown:
                 raise DataError(f"{key}: unknown field {unknown[0]}")
-            counts = tuple(_whole(key, value[name], f"field {name}", 0, _BIGINT_MAX) if name in value else 0
+            counts = tuple(whole_number(key, value[name], f"field {name}", 0, _BIGINT_MAX) if name in value else 0
                            for name in rules.QUEUE_OUTCOMES)
             return QueueStatsCounters(_id(key, _STATS), counts, expires_at)
         if WAITS_RE.fullmatch(key):
-            samples = tuple(_whole(key, v, "a wait sample", -_BIGINT_MAX, _BIGINT_MAX) for v in value)
+            samples = tuple(whole_number(key, v, "a wait sample", -_BIGINT_MAX, _BIGINT_MAX) for v in value)
             return WaitList(_id(key, _WAITS), samples, expires_at)
-        return QueueCount(_id(key, _COUNT), _whole(key, value, "the waiter count", _INT_MIN, _INT_MAX), expires_at)
+        waiting = whole_number(key, value, "the waiter count", _INT_MIN, _INT_MAX)
+        return QueueCount(_id(key, _COUNT), waiting, expires_at)
 
     def key_of(self, record: Any) -> str:
         if isinstance(record, QueueStatsCounters):

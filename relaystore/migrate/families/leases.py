@@ -80,8 +80,9 @@ class LeasesFamily(Family):
     sources = (KeySource(type="zset", match="concurrency:*", regex=KEY_RE),)
     tables = ("lease_keys", "leases", "lease_key_expiry")
     needs_ttl = True
+    ttl_as_expiry = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> LeaseSet:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> LeaseSet:
         key_id = key[len(_PREFIX):]
         try:
             rules.check_id("key id", key_id)
@@ -95,7 +96,7 @@ class LeasesFamily(Family):
             if score != int(score) or not 0 <= score < _MAX_SCORE_MS:
                 raise DataError(f"{key}: a member's score is not an expiry in whole epoch ms")
             members.append((member, int(score)))
-        return LeaseSet(key_id, tuple(sorted(members)), expiry.expiry_of(pttl_ms))
+        return LeaseSet(key_id, tuple(sorted(members)), expiry.expiry_of(expire_at_ms))
 
     def key_of(self, record: LeaseSet) -> str:
         return _PREFIX + record.key_id

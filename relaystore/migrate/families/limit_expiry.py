@@ -1,7 +1,8 @@
 """TTL handling shared by the lease, queue and rate-limit families: a Redis PTTL <-> an absolute expiry.
 
-A copy stores when a key expires (client clock now + PTTL, naive UTC DATETIME(3), as the tables'
-expires_at columns hold it); a rollback re-arms the remaining TTL from it. A key without a TTL is
+A copy stores when a key expires (PEXPIRETIME: Redis's own absolute expiry, so every copy stores the
+same value; naive UTC DATETIME(3), as the tables' expires_at columns hold it); a rollback re-arms it
+with PEXPIREAT. A key without a TTL is
 stored as NEVER, a date no write of the relay produces, so a persistent key comes back persistent.
 (The session families carry the same logic; the two can share one module once both are merged.)
 """
@@ -31,11 +32,11 @@ def to_ms(at: datetime) -> int:
     return (at.replace(tzinfo=None) - EPOCH) // timedelta(milliseconds=1)
 
 
-def expiry_of(pttl_ms: int | None) -> datetime:
-    """The absolute expiry to store for a key read with this PTTL (-1 or None: NEVER)."""
-    if pttl_ms is None or pttl_ms < 0:
+def expiry_of(expire_at_ms: int | None) -> datetime:
+    """The expiry to store for a key read with this absolute expiry (Family.ttl_as_expiry; -1 or None: NEVER)."""
+    if expire_at_ms is None or expire_at_ms < 0:
         return NEVER
-    return from_ms(now_ms() + pttl_ms)
+    return from_ms(expire_at_ms)
 
 
 def remaining_ms(expires_at: datetime) -> int | None:
@@ -46,10 +47,9 @@ def remaining_ms(expires_at: datetime) -> int | None:
 
 
 def queue_expiry(pipe: Any, full_key: str, expires_at: datetime) -> None:
-    """PEXPIRE the key to its stored expiry (nothing for NEVER); call only for unexpired records."""
-    millis = remaining_ms(expires_at)
-    if millis is not None:
-        pipe.pexpire(full_key, max(1, millis))
+    """PEXPIREAT the key to its stored expiry, to the ms (nothing for NEVER); call only for unexpired records."""
+    if expires_at < NEVER:
+        pipe.pexpireat(full_key, to_ms(expires_at))
 
 
 def same_expiry(a: datetime, b: datetime) -> bool:
@@ -59,8 +59,9 @@ def same_expiry(a: datetime, b: datetime) -> bool:
     return abs(to_ms(a) - to_ms(b)) <= TTL_TOLERANCE_MS
 
 
-# Re-copying a key whose expiry moved by no more than this keeps the stored one: a PTTL read back
-# and added to the clock jitters by a few ms, and a re-run must leave the rows unchanged.
+# Re-copying a key whose expiry moved by no more than this keeps the stored one: on Redis 6 (no
+# PEXPIRETIME) the expiry is the clock plus a PTTL, which jitters by a few ms, and a re-run must
+# leave the rows unchanged.
 KEEP_WITHIN_US = 1_000_000
 
 

@@ -22,6 +22,7 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from ..family import Family, KeySource
 from . import limit_expiry as expiry
+from .concurrency_queues import whole_number
 
 PARTS = ("window_start", "requests", "tokens", "cost")
 COUNTERS = PARTS[1:]
@@ -93,8 +94,9 @@ class RateLimitsFamily(Family):
     sources = (KeySource(type="string", match="rate_limit:*", regex=KEY_RE),)
     tables = ("rate_limit_windows",)
     needs_ttl = True
+    ttl_as_expiry = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> RateLimitPart:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> RateLimitPart:
         match = KEY_RE.fullmatch(key)
         assert match is not None
         part, key_id = match.groups()
@@ -111,16 +113,11 @@ class RateLimitsFamily(Family):
             if not number.is_finite() or not 0 <= number < _COST_MAX:
                 raise DataError(f"{key}: value is not a cost MySQL can hold (0 to 10^14 USD)")
             number = number.quantize(_COST_SCALE)
+        elif part == "window_start":
+            number = whole_number(key, value, "value", 1, expiry.to_ms(expiry.NEVER) - 1)
         else:
-            try:
-                number = int(value)
-            except ValueError:
-                raise DataError(f"{key}: value is not a whole number") from None
-            low = 1 if part == "window_start" else 0
-            high = expiry.to_ms(expiry.NEVER) - 1 if part == "window_start" else _BIGINT
-            if not low <= number <= high:
-                raise DataError(f"{key}: value is out of range")
-        return RateLimitPart(key_id, part, number, expiry.expiry_of(pttl_ms))
+            number = whole_number(key, value, "value", 0, _BIGINT)
+        return RateLimitPart(key_id, part, number, expiry.expiry_of(expire_at_ms))
 
     def key_of(self, record: RateLimitPart) -> str:
         return f"rate_limit:{record.part}:{record.key_id}"
@@ -182,10 +179,8 @@ class RateLimitsFamily(Family):
                 continue   # the window ended since it was read
             full = k.prefix + self.key_of(record)
             text = cost_text(record.value) if record.part == "cost" else str(record.value)   # type: ignore[arg-type]
-            if left is None:
-                pipe.set(full, text)
-            else:
-                pipe.set(full, text, px=max(1, left))
+            pipe.set(full, text)
+            expiry.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: RateLimitPart, mysql_record: RateLimitPart) -> list[str]:
         diff = []
