@@ -5,10 +5,12 @@ from ...errors import InvalidInput
 from ..family import Family
 from .api_keys import ApiKeysFamily
 from .system_settings import SystemSettingsFamily
+from .usage import UsageFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
     SystemSettingsFamily(),
+    UsageFamily(),
 )}
 
 
