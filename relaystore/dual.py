@@ -38,6 +38,17 @@ def _activated_now(key: ApiKey | None) -> bool:
             and key.activated_at == key.last_used_at)
 
 
+def _usage_recorded(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, *, dao: Any) -> list[str]:
+    """The keys RedisUsage.record() changed (usage rollups, cost keys, apikey:{id}'s lastUsedAt)."""
+    from .migrate.families.usage import keys_recorded
+
+    return keys_recorded(_arg(args, kwargs, "key_id"), offset_hours=dao.timezone_offset,
+                         **{k: v for k, v in kwargs.items() if k != "key_id"})
+
+
+_usage_recorded.wants_dao = True  # type: ignore[attr-defined]  # its buckets follow the DAO's timezone offset
+
+
 # store attribute -> {write method: the relative Redis keys one call changed}
 WRITES: dict[str, dict[str, Touched]] = {
     "api_keys": {
@@ -50,6 +61,7 @@ WRITES: dict[str, dict[str, Touched]] = {
         # A read, except on an activation-mode key's first use: see DualDAO.authenticate.
         "authenticate": lambda a, kw, result: [_K.api_key(result.key.id)] if _activated_now(result.key) else [],
     },
+    "usage": {"record": _usage_recorded},
 }
 
 
@@ -83,7 +95,9 @@ class DualDAO:
 
     def _write(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = getattr(self._redis, method)(*args, **kwargs)
-        keys = self._writes[method](args, kwargs, result)
+        touched = self._writes[method]
+        keys = touched(args, kwargs, result, dao=self._redis) if getattr(touched, "wants_dao", False) \
+            else touched(args, kwargs, result)
         if keys:
             self.replicate(keys)
         return result

@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -563,3 +564,47 @@ class UsageFamily(Family):
         if (ea is None) != (eb is None) or (ea is not None and abs(ea - eb) > TTL_TOLERANCE_MS):  # type: ignore[operator]
             diff.append("ttl")
         return diff
+
+
+def keys_recorded(key_id: str, *, model: str, at: Any = None, real_cost: float = 0.0, account_id: str | None = None,
+                  account_type: str | None = None, weekly_reset_day: int | None = None,
+                  weekly_reset_hour: int | None = None, offset_hours: int = 8, **_: Any) -> list[str]:
+    """The relative keys of this family (and apikey:{id}) one RedisUsage.record() call may have changed.
+
+    With at=None record() used its own clock: the buckets of now and of a few seconds earlier are
+    both listed (copying a key that did not change is harmless, every copy is absolute). An Opus
+    request without the key's reset day/hour lists the week of every possible reset.
+    """
+    from ... import usage_rules as rules
+    from ...timefmt import utcnow
+
+    instants = [at] if at is not None else [utcnow(), utcnow() - timedelta(seconds=5)]
+    out: dict[str, None] = {_K.api_key(key_id): None}
+    for instant in instants:
+        ev = rules.usage_event(key_id, model=model, real_cost=real_cost, account_id=account_id,
+                               account_type=account_type, at=instant, offset_hours=offset_hours)
+        b, m, aid = ev.buckets, ev.model, ev.account_id
+        names = [_K.usage_total(key_id), _K.usage_daily(key_id, b.day), _K.usage_monthly(key_id, b.month),
+                 _K.usage_hourly(key_id, b.hour), _K.usage_model_daily(m, b.day), _K.usage_model_monthly(m, b.month),
+                 _K.usage_model_hourly(m, b.hour), _K.usage_key_model_daily(key_id, m, b.day),
+                 _K.usage_key_model_monthly(key_id, m, b.month), _K.usage_key_model_hourly(key_id, m, b.hour),
+                 _K.usage_key_model_alltime(key_id, m), _K.system_metrics_minute(b.minute), _K.usage_global_total,
+                 _K.usage_global_daily(b.day), _K.usage_global_monthly(b.month)]
+        if ev.real_cost > 0:
+            names += [_K.cost_daily(key_id, b.day), _K.cost_monthly(key_id, b.month), _K.cost_hourly(key_id, b.hour),
+                      _K.cost_total(key_id), _K.cost_real_total(key_id), _K.cost_real_daily(key_id, b.day)]
+        if ev.opus:
+            if weekly_reset_day is not None and weekly_reset_hour is not None:
+                periods = [rules.weekly_period(ev.at, offset_hours, weekly_reset_day, weekly_reset_hour)]
+            else:
+                periods = sorted({rules.weekly_period(ev.at, offset_hours, d, h) for d in range(1, 8) for h in range(24)})
+            names += [_K.opus_total(key_id), _K.opus_real_total(key_id)]
+            for period in periods:
+                names += [_K.opus_weekly(key_id, period), _K.opus_real_weekly(key_id, period)]
+        if aid is not None:
+            names += [_K.account_usage_total(aid), _K.account_usage_daily(aid, b.day),
+                      _K.account_usage_monthly(aid, b.month), _K.account_usage_hourly(aid, b.hour),
+                      _K.account_usage_model_daily(aid, m, b.day), _K.account_usage_model_monthly(aid, m, b.month),
+                      _K.account_usage_model_hourly(aid, m, b.hour)]
+        out.update(dict.fromkeys(names))
+    return list(out)
