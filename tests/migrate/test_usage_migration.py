@@ -225,3 +225,36 @@ def test_killed_usage_migration_completes_on_rerun(settings, redis_store, make_d
     reference = base_settings(mysql_database=make_database(), redis_key_prefix=settings.redis_key_prefix)
     _migrate(reference, tmp_path, "ref")
     assert data_dump(settings, settings.mysql_database) == data_dump(reference, reference.mysql_database)
+
+
+def test_dry_run_validates_and_writes_nothing(settings, redis_store, client, tmp_path):
+    redis_store.usage.record("k1", model="m", input_tokens=3, real_cost=0.5, rated_cost=0.5)
+    client.set(f"{settings.redis_key_prefix}usage:cost:daily:k1:2026-11-30", "NaN")
+    client.hset(f"{settings.redis_key_prefix}usage:{'x' * 70}", "totalRequests", "1")   # id longer than the column
+    summary = _migrate(settings, tmp_path, dry_run=True)
+    totals = summary.families[0].totals
+    assert summary.exit_code == 1 and totals.skipped == 2 and totals.written == totals.read - 2 > 10
+    assert "owner_id" in dict(totals.errors)[f"usage:{'x' * 70}"]
+    assert _rows(settings, "SELECT COUNT(*) FROM usage_rollups")[0][0] == 0
+
+
+def test_usage_reads_use_the_primary_key(settings, redis_store, tmp_path):
+    from relaystore.migrate.families import usage as family
+    from relaystore.mysql.pool import MySQLPool
+
+    fill_usage.fill(redis_store, 1500)
+    assert _migrate(settings, tmp_path).exit_code == 0
+    pool = MySQLPool(settings)
+    try:
+        pool.fetchall("ANALYZE TABLE usage_rollups")
+        pks = [tuple(r.values()) for r in pool.fetchall(
+            "SELECT scope, owner_id, period, bucket, model FROM usage_rollups ORDER BY scope, owner_id, period, "
+            "bucket, model LIMIT 10 OFFSET 50")]
+        page = pool.fetchall("EXPLAIN " + family.SELECT_USAGE_ROLLUPS_AFTER, {**dict(zip(family.PK, pks[0])),
+                                                                              "limit": 100})
+        assert len(page) == 1 and page[0]["key"] == "PRIMARY" and page[0]["type"] == "range", page
+        by_pks = pool.fetchall("EXPLAIN " + family.SELECT_USAGE_ROLLUPS_BY_PKS.format(rows=family._rows_in(10)),
+                               [v for pk in pks for v in pk])
+        assert len(by_pks) == 1 and by_pks[0]["type"] in ("range", "eq_ref", "const"), by_pks
+    finally:
+        pool.close()

@@ -222,9 +222,17 @@ def kind_of_row(scope: str, period: str, bucket: str, model: str, role: int) -> 
     return _BY_ROW.get((scope, period, form, bool(model), role))
 
 
+# Kinds by the literal start of their pattern, longest first: a key is matched against the few
+# kinds whose start it has (the kinds never overlap, so the order only saves regex calls).
+_BY_START = sorted(((re.match(r"[a-z_:]*", k.regex.pattern).group(), k) for k in KINDS),  # type: ignore[union-attr]
+                   key=lambda item: -len(item[0]))
+
+
 def parse_key(key: str) -> tuple[Kind, Pk] | None:
     """The kind and row of a relative key, or None when usage does not own it."""
-    for kind in KINDS:
+    for start, kind in _BY_START:
+        if not key.startswith(start):
+            continue
         match = kind.regex.fullmatch(key)
         if match:
             groups = match.groupdict()
@@ -366,8 +374,18 @@ _READ_LIST = (f"{_PK_LIST}, {_COUNTER_LIST}, real_cost, rated_cost, redis_keys, 
 # Verify and rollback read the rows of one batch of keys by primary key.
 SELECT_USAGE_ROLLUPS_BY_PKS = f"SELECT {_READ_LIST} FROM usage_rollups WHERE " + _ROW_IN
 # Every row in primary-key order, one page after another (keyset pagination on the primary key).
-SELECT_USAGE_ROLLUPS_AFTER = (f"SELECT {_READ_LIST} FROM usage_rollups WHERE ({_PK_LIST}) > "
-                              f"(%s, %s, %s, %s, %s) ORDER BY {_PK_LIST} LIMIT %s")
+# The row comparison (a, b, ...) > (...) spelled out: MariaDB reads a row-constructor comparison as a
+# full index scan, while this OR of prefix ranges is a range read on both servers.
+SELECT_USAGE_ROLLUPS_AFTER = f"""
+    SELECT {_READ_LIST} FROM usage_rollups
+    WHERE scope > %(scope)s
+       OR (scope = %(scope)s AND owner_id > %(owner_id)s)
+       OR (scope = %(scope)s AND owner_id = %(owner_id)s AND period > %(period)s)
+       OR (scope = %(scope)s AND owner_id = %(owner_id)s AND period = %(period)s AND bucket > %(bucket)s)
+       OR (scope = %(scope)s AND owner_id = %(owner_id)s AND period = %(period)s AND bucket = %(bucket)s
+           AND model > %(model)s)
+    ORDER BY {_PK_LIST} LIMIT %(limit)s
+"""
 SELECT_FIRST_USAGE_ROLLUPS = f"SELECT {_READ_LIST} FROM usage_rollups ORDER BY {_PK_LIST} LIMIT %s"
 
 
@@ -416,7 +434,7 @@ def values_of_row(row: dict[str, Any], now_ms: int) -> list[UsageValue]:
     return out
 
 
-def _union(kinds: Sequence[Kind], start: str) -> re.Pattern[str]:
+def _union(kinds: Sequence[Kind], start: tuple[str, ...]) -> re.Pattern[str]:
     """One regex for the kinds whose keys start with `start` (group names dropped: they repeat)."""
     return re.compile("|".join(f"(?:{re.sub(r'[(][?]P<[a-z]+>', '(?:', k.regex.pattern)})"
                                for k in kinds if k.regex.pattern.startswith(start)))
@@ -424,12 +442,12 @@ def _union(kinds: Sequence[Kind], start: str) -> re.Pattern[str]:
 
 class UsageFamily(Family):
     name = "usage"
+    # Three SCANs (each one walks the whole keyspace): usage:* and account_usage:* hashes in one,
+    # the cost and Opus strings (usage:cost:*, usage:opus:*) in one, the minute metrics.
     sources = (
-        KeySource(type="hash", match="usage:*", regex=_union(_HASH_KINDS, "usage:")),
-        KeySource(type="string", match="usage:cost:*", regex=_union(_STRING_KINDS, "usage:cost:")),
-        KeySource(type="string", match="usage:opus:*", regex=_union(_STRING_KINDS, "usage:opus:")),
-        KeySource(type="hash", match="account_usage:*", regex=_union(_HASH_KINDS, "account_usage:")),
-        KeySource(type="hash", match="system:metrics:minute:*", regex=_union(_HASH_KINDS, "system:metrics:")),
+        KeySource(type="hash", match="*usage:*", regex=_union(_HASH_KINDS, ("usage:", "account_usage:"))),
+        KeySource(type="string", match="usage:[co]*", regex=_union(_STRING_KINDS, ("usage:",))),
+        KeySource(type="hash", match="system:metrics:minute:*", regex=_union(_HASH_KINDS, ("system:metrics:",))),
     )
     tables = ("usage_rollups",)
     needs_ttl = True
@@ -504,7 +522,7 @@ class UsageFamily(Family):
         rows = pool.fetchall(SELECT_FIRST_USAGE_ROLLUPS, [batch_size])
         while rows:
             yield rows
-            rows = pool.fetchall(SELECT_USAGE_ROLLUPS_AFTER, [*_pk_of(rows[-1]), batch_size])
+            rows = pool.fetchall(SELECT_USAGE_ROLLUPS_AFTER, {**dict(zip(PK, _pk_of(rows[-1]))), "limit": batch_size})
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
         now = int(time.time() * 1000)
