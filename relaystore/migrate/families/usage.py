@@ -301,19 +301,34 @@ def decode_cost(key: str, text: str) -> Decimal:
         raise DataError(f"{key}: cost is out of range") from None
 
 
-def render_hash(kind: Kind, cols: dict[str, Any], extra: str | None, *, exact: bool = True) -> dict[str, str]:
-    """The hash a row's counters stand for; `exact` applies the kept exceptions (false: a row the DAO moved)."""
-    assert kind.shape is not None
-    out = kind.shape.render(cols)
+def render_hash(kind: Kind, cols: dict[str, Any], extra: str | None) -> dict[str, str]:
+    """The hash a row's counters stand for, with the exceptions kept when it was copied.
+
+    A kept spelling of a counter ("007") applies only while the column still holds that number: a
+    counter the MySQL backend moved after the cutover is written as the number it now is.
+    """
+    shape = kind.shape
+    assert shape is not None
+    out = shape.render(cols)
     if extra:
         spec = json.loads(extra)
         for name, value in spec["set"].items():
-            if exact or name not in out:
-                out[name] = value
+            col = shape.names.get(name)
+            if col is not None and _stale(value, cols[col], col):
+                continue
+            out[name] = value
         for name in spec["del"]:
-            if exact or out.get(name) == "0":
-                out.pop(name, None)
+            out.pop(name, None)
     return out
+
+
+def _stale(text: str, column: Any, col: str) -> bool:
+    """Whether a kept counter spelling no longer stands for the column's value."""
+    try:
+        number = _counter(text, "", col)
+    except DataError:
+        return True
+    return number != (int(column * 1000000) if col in _MICRO.values() else int(column))
 
 
 def render_cost(value: Decimal, text: str | None) -> str:
@@ -402,20 +417,26 @@ def _pk_of(row: dict[str, Any]) -> Pk:
 
 
 def _present(row: dict[str, Any], role: int) -> bool:
-    """Whether the row stands for a Redis key in this role (rows only record() wrote: derived)."""
+    """Whether the row stands for a Redis key in this role.
+
+    Copied rows say so in redis_keys; a role the copy did not see but the MySQL backend has since
+    counted into (after the cutover), and rows only record() wrote, are present by their values.
+    """
     bits = row["redis_keys"]
-    if bits is not None:
-        return bool(bits & role)
-    if role == HASH:
+    if bits is not None and bits & role:
         return True
-    return row["real_cost"] > 0 or (role == COST and row["rated_cost"] > 0)
+    if role == HASH:
+        return bits is None or row["requests"] > 0
+    if role == COST:
+        return row["rated_cost"] > 0 or (bits is None and row["real_cost"] > 0)
+    return row["real_cost"] > 0
 
 
 def values_of_row(row: dict[str, Any], now_ms: int) -> list[UsageValue]:
     """Every Redis key a usage_rollups row stands for, with its value and expiry."""
     scope, owner, period, bucket, model = pk = _pk_of(row)
     out = []
-    exact = row["redis_keys"] is not None
+    bits = row["redis_keys"] or 0
     for role, expires_col in ((HASH, "hash_expires_at"), (COST, "cost_expires_at"), (REAL, "real_cost_expires_at")):
         kind = kind_of_row(scope, period, bucket, model, role)
         if kind is None or not _present(row, role):
@@ -423,12 +444,13 @@ def values_of_row(row: dict[str, Any], now_ms: int) -> list[UsageValue]:
         if role == HASH:
             cols = {c: int(row[c]) for c in COUNTERS}
             cols.update(real_cost=row["real_cost"], rated_cost=row["rated_cost"])
-            value: dict[str, str] | str = render_hash(kind, cols, row["hash_extra"], exact=exact)
+            value: dict[str, str] | str = render_hash(kind, cols, row["hash_extra"])
         elif role == COST:
             value = render_cost(row["rated_cost"], row["cost_text"])
         else:
             value = render_cost(row["real_cost"], row["real_cost_text"])
-        expires = row[expires_col] if exact else (now_ms + kind.ttl * 1000 if kind.ttl else None)
+        # a copied key keeps its expiry; any other is armed as if written now, as the relay would
+        expires = row[expires_col] if bits & role else (now_ms + kind.ttl * 1000 if kind.ttl else None)
         out.append(UsageValue(kind.key(owner, model, bucket), kind, pk, value,  # type: ignore[misc]
                               None if expires is None else int(expires), {}))
     return out
