@@ -59,12 +59,16 @@ def fill(store: Any, n: int, *, seed: int = 7) -> int:
     accounts = [(f"acct-{i}", rng.choice(ACCOUNT_TYPES)) for i in range(max(2, keys // 3))] + [(None, None)] * 3
     have, batch = count(store), max(20, n // 60)
     while have < n:
-        pipe = store.redis.pipeline(transaction=False)
-        for ev, day, hour in _events(rng, batch, key_ids, accounts):
-            period = rules.weekly_period(ev.at, offset, day, hour) if ev.opus else None
-            dao.queue_record(pipe, ev, opus_period=period)
-        pipe.execute()
-        have = count(store)
+        for start in range(0, batch, 500):
+            pipe = store.redis.pipeline(transaction=False)
+            for ev, day, hour in _events(rng, min(500, batch - start), key_ids, accounts):
+                period = rules.weekly_period(ev.at, offset, day, hour) if ev.opus else None
+                dao.queue_record(pipe, ev, opus_period=period)
+            pipe.execute()
+        before, have = have, count(store)
+        # each SCAN walks the whole keyspace: aim the next round at n from the keys this one added
+        rate = max((have - before) / batch, 0.5)
+        batch = max(20, min(int((n - have) / rate) + 1, 20 * batch))
     p = store.settings.redis_key_prefix
     legacy = f"{p}usage:legacy-{seed}"
     if not store.redis.exists(legacy):    # what an older upstream wrote: no totalAllTokens, no ephemeral fields
