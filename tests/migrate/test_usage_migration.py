@@ -215,7 +215,7 @@ def test_usage_written_during_migration_is_not_lost(settings, redis_store, tmp_p
     assert _verify(settings)[0].clean
 
 
-@pytest.mark.parametrize("kill_at", ["2:committed", "4:written"])
+@pytest.mark.parametrize("kill_at", ["2:committed", "4:written", "7:read"])
 def test_killed_usage_migration_completes_on_rerun(settings, redis_store, make_database, tmp_path, kill_at):
     fill_usage.fill(redis_store, 600)
     args = ("migrate", "redis-to-mysql", "--families", "usage", "--batch-size", "50", "--no-progress")

@@ -215,6 +215,7 @@ for _k in KINDS:
     _form = "W" if "T[0-9]{2}" in _sample else "D" if f"(?P<b>{D})" in _sample else "M" if f"(?P<b>{M})" in _sample \
         else "H" if f"(?P<b>{H})" in _sample else "N" if _k.period == "N" else ""
     _BY_ROW[(_k.scope, _k.period, _form, "(?P<m>" in _sample, _k.role)] = _k
+assert len(_BY_ROW) == len(KINDS), "two kinds of usage key map to the same row role"
 
 
 def kind_of_row(scope: str, period: str, bucket: str, model: str, role: int) -> Kind | None:
