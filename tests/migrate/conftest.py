@@ -174,26 +174,15 @@ def assert_keyspaces_equal(a: dict[str, Any], b: dict[str, Any], *, ttl_toleranc
         assert (la < 0) == (lb < 0) and abs(la - lb) <= ttl_tolerance, (key, la, lb)
 
 
-# Tables whose dump leaves out what two equal runs legitimately set differently: system_settings'
-# updated_at, and usage_rollups' key expiries (now + PTTL, read a few ms apart; verify checks them).
-DUMP_QUERIES = {
-    "system_settings": "SELECT name, value FROM system_settings",
-    "usage_rollups": "SELECT scope, owner_id, period, bucket, model, requests, input_tokens, output_tokens, "
-                     "cache_create_tokens, cache_read_tokens, ephemeral_5m_tokens, ephemeral_1h_tokens, "
-                     "long_context_input_tokens, long_context_output_tokens, long_context_requests, real_cost, "
-                     "rated_cost, redis_keys, hash_extra, cost_text, real_cost_text, hash_expires_at IS NULL, "
-                     "cost_expires_at IS NULL, real_cost_expires_at IS NULL FROM usage_rollups",
-}
-
-
 def data_dump(settings: Settings, database: str, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, list[tuple]]:
-    """Every row of the data tables, sorted (DUMP_QUERIES: without the columns two equal runs set apart)."""
+    """Every row of the data tables, sorted (system_settings without its updated_at)."""
     con = pymysql.connect(**{**connect_args(settings, database=database), "cursorclass": pymysql.cursors.Cursor})
     out = {}
     try:
         with con.cursor() as cur:
             for table in tables:
-                cur.execute(DUMP_QUERIES.get(table, f"SELECT * FROM {table}"))
+                cur.execute("SELECT name, value FROM system_settings" if table == "system_settings"
+                            else f"SELECT * FROM {table}")
                 out[table] = sorted(cur.fetchall(), key=repr)
     finally:
         con.close()

@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -347,6 +347,18 @@ def _expiry(pttl_ms: int | None) -> int | None:
     return int(time.time() * 1000) + pttl_ms
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _to_datetime(ms: int | None) -> datetime | None:
+    """Epoch milliseconds as the naive UTC DATETIME(3) the *_expires_at columns hold."""
+    return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
+
+
+def _to_ms(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // timedelta(milliseconds=1)
+
+
 # --- SQL ---------------------------------------------------------------------------------------
 
 _PK_LIST = ", ".join(PK)
@@ -356,7 +368,8 @@ _COUNTER_LIST = ", ".join(COUNTERS)
 def _keep_expiry(col: str) -> str:
     """A stored expiry a re-run read a moment later stays as it was (so a re-run changes nothing)."""
     return (f"{col} = IF({col} IS NOT NULL AND VALUES({col}) IS NOT NULL "
-            f"AND ABS({col} - VALUES({col})) < {REWRITE_AFTER_MS}, {col}, VALUES({col}))")
+            f"AND ABS(TIMESTAMPDIFF(MICROSECOND, {col}, VALUES({col}))) < {REWRITE_AFTER_MS * 1000}, "
+            f"{col}, VALUES({col}))")
 
 
 def _upsert(columns: Sequence[str], meta: Sequence[str], expires: str, bit: int) -> str:
@@ -451,9 +464,8 @@ def values_of_row(row: dict[str, Any], now_ms: int) -> list[UsageValue]:
         else:
             value = render_cost(row["real_cost"], row["real_cost_text"])
         # a copied key keeps its expiry; any other is armed as if written now, as the relay would
-        expires = row[expires_col] if bits & role else (now_ms + kind.ttl * 1000 if kind.ttl else None)
-        out.append(UsageValue(kind.key(owner, model, bucket), kind, pk, value,  # type: ignore[misc]
-                              None if expires is None else int(expires), {}))
+        expires = _to_ms(row[expires_col]) if bits & role else (now_ms + kind.ttl * 1000 if kind.ttl else None)
+        out.append(UsageValue(kind.key(owner, model, bucket), kind, pk, value, expires, {}))  # type: ignore[misc]
     return out
 
 
@@ -516,7 +528,7 @@ class UsageFamily(Family):
                 columns = ("rated_cost",) if role == COST else ("real_cost",)
                 sql = UPSERT_USAGE_COSTS if role == COST else UPSERT_USAGE_REAL_COSTS
             groups.setdefault(sql, []).append(
-                (*r.pk, *(r.cols[c] for c in columns), r.extra, r.expires_ms, role))
+                (*r.pk, *(r.cols[c] for c in columns), r.extra, _to_datetime(r.expires_ms), role))
         for sql, rows in groups.items():
             executemany(cur, sql, rows)
 
