@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
@@ -75,7 +76,9 @@ class DualDAO:
         self._mysql = mysql_dao
         self._read = mysql_dao if read_from == "mysql" else redis_dao
         self._copier = copier
-        self._writes = WRITES[name] if writes is None else writes
+        # a Touched marked wants_dao also gets the Redis DAO (usage: its buckets follow the DAO's offset)
+        self._writes = {method: partial(touched, dao=redis_dao) if getattr(touched, "wants_dao", False) else touched
+                        for method, touched in (WRITES[name] if writes is None else writes).items()}
 
     def replicate(self, keys: Sequence[str]) -> None:
         """Copy these Redis keys' current values into MySQL (DataError if one cannot be stored)."""
@@ -95,9 +98,7 @@ class DualDAO:
 
     def _write(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = getattr(self._redis, method)(*args, **kwargs)
-        touched = self._writes[method]
-        keys = touched(args, kwargs, result, dao=self._redis) if getattr(touched, "wants_dao", False) \
-            else touched(args, kwargs, result)
+        keys = self._writes[method](args, kwargs, result)
         if keys:
             self.replicate(keys)
         return result
