@@ -297,3 +297,20 @@ def test_rollback_after_the_cutover_carries_what_the_mysql_backend_counted(setti
             day = usage_rules.buckets(at, settings.timezone_offset).day
             # a row the MySQL backend created is armed as if written at rollback time
             assert 32 * 86400 - 30 < rolled.redis.ttl(f"{target.redis_key_prefix}usage:daily:k2:{day}") <= 32 * 86400
+
+
+def test_tiny_and_odd_cost_strings_round_trip_exactly(settings, client, make_prefix, tmp_path):
+    p = settings.redis_key_prefix
+    odd = {"usage:cost:total:k1": "1.5e-07", "usage:cost:real:total:k1": "0.30000000000000004",
+           "usage:opus:total:k1": "3", "usage:opus:real:total:k1": "0"}
+    for key, value in odd.items():
+        client.set(p + key, value)
+    client.hset(f"{p}usage:k1:model:alltime:m", mapping={"requests": "007", "realCostMicro": "1", "extra": "é"})
+    assert _migrate(settings, tmp_path).exit_code == 0
+    assert _verify(settings)[0].clean
+    row = _rows(settings, "SELECT rated_cost, real_cost FROM usage_rollups WHERE scope = 'k' AND owner_id = 'k1' "
+                          "AND period = 'T' AND model = ''")[0]
+    assert (format(row[0], "f"), format(row[1], "f")) == ("0.0000001500", "0.3000000000")
+    target = base_settings(mysql_database=settings.mysql_database, redis_key_prefix=make_prefix())
+    mysql_to_redis(target, families="usage", log_path=str(tmp_path / "r.log"), progress=False, stderr=io.StringIO())
+    assert_keyspaces_equal(keyspace(client, p), keyspace(client, target.redis_key_prefix))

@@ -527,8 +527,11 @@ class UsageFamily(Family):
             else:
                 columns = ("rated_cost",) if role == COST else ("real_cost",)
                 sql = UPSERT_USAGE_COSTS if role == COST else UPSERT_USAGE_REAL_COSTS
+            # DECIMAL and DATETIME values as their SQL text: bulk.py's fast path quotes a str directly
+            expires = _to_datetime(r.expires_ms)
             groups.setdefault(sql, []).append(
-                (*r.pk, *(r.cols[c] for c in columns), r.extra, _to_datetime(r.expires_ms), role))
+                (*r.pk, *(format(v, "f") if type(v) is Decimal else v for v in (r.cols[c] for c in columns)), r.extra,
+                 None if expires is None else expires.isoformat(" ", "milliseconds"), role))
         for sql, rows in groups.items():
             executemany(cur, sql, rows)
 
