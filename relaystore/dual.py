@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
@@ -94,6 +95,17 @@ def _admin_session(token: str) -> list[str]:
 
 def _setting(name: str) -> Touched:
     return lambda a, kw, result: [_K.setting(name)]
+
+
+def _usage_recorded(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, *, dao: Any) -> list[str]:
+    """The keys RedisUsage.record() changed (usage rollups, cost keys, apikey:{id}'s lastUsedAt)."""
+    from .migrate.families.usage import keys_recorded
+
+    return keys_recorded(_arg(args, kwargs, "key_id"), offset_hours=dao.timezone_offset,
+                         **{k: v for k, v in kwargs.items() if k != "key_id"})
+
+
+_usage_recorded.wants_dao = True  # type: ignore[attr-defined]  # its buckets follow the DAO's timezone offset
 
 
 # store attribute -> {write method: the relative Redis keys one call changed}
@@ -181,6 +193,7 @@ WRITES: dict[str, dict[str, Touched]] = {
         "delete_test_state": lambda a, kw, result: [_K.account_test_history(*_account(a, kw)),
                                                     _K.account_last_test(*_account(a, kw))],
     },
+    "usage": {"record": _usage_recorded},
 }
 
 # Writes whose Redis keys cannot all be named from the call (a user's sessions deleted by SCAN,
@@ -209,7 +222,9 @@ class DualDAO:
         self._mysql = mysql_dao
         self._read = mysql_dao if read_from == "mysql" else redis_dao
         self._copier = copier
-        self._writes = WRITES[name] if writes is None else writes
+        # a Touched marked wants_dao also gets the Redis DAO (usage: its buckets follow the DAO's offset)
+        self._writes = {method: partial(touched, dao=redis_dao) if getattr(touched, "wants_dao", False) else touched
+                        for method, touched in (WRITES[name] if writes is None else writes).items()}
 
     def replicate(self, keys: Sequence[str]) -> None:
         """Copy these Redis keys' current values into MySQL (DataError if one cannot be stored)."""

@@ -127,6 +127,17 @@ CREATE TABLE IF NOT EXISTS api_key_tags (
 -- Money: DECIMAL(20,10) USD (exact sums of the per-request costs to 1e-10). Key- and account-level
 -- rows (model '') add cost only when real_cost > 0, as upstream's cost keys; per-model rows add
 -- each cost when it is > 0, as upstream's *CostMicro fields.
+-- Scope 'g' holds upstream's rollups across keys (owner ''): usage:global:* (model ''), usage:model:*
+-- (per model) and system:metrics:minute:* (period 'N', bucket = epoch minute). record() never
+-- writes them; the migration copies them so a rollback restores them.
+-- Redis bookkeeping, written by the migration (migrate/families/usage.py), NULL on rows only
+-- record() wrote: one row holds up to three Redis keys - its hash (bit 1), the rated cost string
+-- (bit 2: usage:cost:*, usage:opus:{weekly,total}) and the real cost string (bit 4); redis_keys is
+-- that bitmask. *_expires_at: when each key expires in Redis (UTC; NULL: no TTL), so the rollback
+-- re-arms the same TTLs. They are not row expiries: MySQL keeps usage rows after Redis drops them. hash_extra: JSON of the hash fields the counters cannot reproduce (fields
+-- upstream wrote that this table has no column for, legacy spellings, absent derived fields);
+-- cost_text/real_cost_text: the exact INCRBYFLOAT strings. Opus weekly keys are 'O' rows whose
+-- bucket is the week's `YYYY-MM-DDTHH`, which sorts inside that week's hour range.
 -- ON DUPLICATE KEY UPDATE uses VALUES(col): the one spelling both MariaDB and MySQL 8 accept
 -- (MySQL 8.0.20+ warns it is deprecated; its row-alias replacement does not exist on MariaDB).
 CREATE TABLE IF NOT EXISTS usage_rollups (
@@ -147,6 +158,13 @@ CREATE TABLE IF NOT EXISTS usage_rollups (
     long_context_requests      BIGINT        NOT NULL DEFAULT 0,
     real_cost                  DECIMAL(20,10) NOT NULL DEFAULT 0,
     rated_cost                 DECIMAL(20,10) NOT NULL DEFAULT 0,
+    redis_keys                 TINYINT UNSIGNED NULL,
+    hash_extra                 TEXT          CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+    hash_expires_at            DATETIME(3)   NULL,
+    cost_text                  VARCHAR(64)   CHARACTER SET ascii COLLATE ascii_bin NULL,
+    cost_expires_at            DATETIME(3)   NULL,
+    real_cost_text             VARCHAR(64)   CHARACTER SET ascii COLLATE ascii_bin NULL,
+    real_cost_expires_at       DATETIME(3)   NULL,
     PRIMARY KEY (scope, owner_id, period, bucket, model),
     KEY ix_usage_rollups_period_bucket (scope, period, bucket, model)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

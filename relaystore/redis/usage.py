@@ -114,6 +114,11 @@ class RedisUsage:
         self._k = keys
         self._offset = settings.timezone_offset
 
+    @property
+    def timezone_offset(self) -> int:
+        """The TIMEZONE_OFFSET its buckets follow (dual mode names the keys a record() changed)."""
+        return self._offset
+
     # --- writing ---------------------------------------------------------------------------------
 
     def record(self, key_id: str, *, model: str, input_tokens: int = 0, output_tokens: int = 0,

@@ -33,7 +33,8 @@ DATA_TABLES = ("api_keys", "api_key_tags", "system_settings",
                "concurrency_queue_wait_lists", "concurrency_queue_wait_times", "rate_limit_windows",
                "users", "user_sessions", "admin_sessions", "admin_credentials", "oauth_sessions", "sticky_sessions",
                "request_details",
-               "accounts", "account_groups", "account_group_members", "account_state", "account_test_results")
+               "accounts", "account_groups", "account_group_members", "account_state", "account_test_results",
+               "usage_rollups")
 
 
 def _delete_prefix(prefix: str) -> None:

@@ -19,20 +19,22 @@ from .sessions import (
     UserSessionsFamily,
 )
 from .system_settings import SystemSettingsFamily
+from .usage import UsageFamily
 from .users import UsersFamily
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     ApiKeysFamily(),
     SystemSettingsFamily(),
-    LeasesFamily(),
-    ConcurrencyQueuesFamily(),
-    RateLimitsFamily(),
-    UsersFamily(), UserSessionsFamily(), AdminSessionsFamily(), AdminCredentialsFamily(), OAuthSessionsFamily(),
-    StickySessionsFamily(), RequestDetailsFamily(),
     AccountsFamily(),
     AccountGroupsFamily(),
     AccountGroupMembersFamily(),   # after account_groups: a member row needs its group row
     AccountStateFamily(),
+    UsageFamily(),
+    UsersFamily(), UserSessionsFamily(), AdminSessionsFamily(), AdminCredentialsFamily(), OAuthSessionsFamily(),
+    StickySessionsFamily(), RequestDetailsFamily(),
+    LeasesFamily(),
+    ConcurrencyQueuesFamily(),
+    RateLimitsFamily(),
 )}
 
 
