@@ -310,3 +310,40 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
         assert row["key"] == "ix_account_test_results_account" and row["type"] == "range", row
     finally:
         pool.close()
+
+
+def test_records_written_on_mysql_roll_back_as_the_redis_dao_reads_them(settings, client, make_prefix, tmp_path):
+    with _mysql(settings) as m:
+        a = m.accounts.create("claude", name="made on mysql", accessToken="at", data={"odd field": "✓"})
+        b = m.accounts.create("bedrock", name="b", awsCredentials={"accessKeyId": "A", "secretAccessKey": "S"})
+        m.accounts.update("bedrock", b.id, region="eu-west-1", account_type="dedicated")
+        group = m.account_groups.create("claude", "g", proxyPriority="2")
+        m.account_groups.add_member(group.id, a.id)
+        m.account_state.set_balance("claude", a.id, balance=2.5, raw_data={"x": 1})
+        m.account_state.set_balance_script("claude", a.id, {"url": "u"})
+        for i in range(3):
+            m.account_state.add_test_result("claude", a.id, {"i": i})
+        expected = (m.accounts.get("claude", a.id), m.accounts.get("bedrock", b.id), m.account_groups.get(group.id),
+                    m.account_state.get_balance("claude", a.id), m.account_state.list_test_results("claude", a.id))
+    target = base_settings(mysql_database=settings.mysql_database, redis_key_prefix=make_prefix())
+    mysql_to_redis(target, families=FAMILIES, log_path=str(tmp_path / "r.log"), progress=False, stderr=io.StringIO())
+    with _redis(target) as r:
+        assert (r.accounts.get("claude", a.id), r.accounts.get("bedrock", b.id), r.account_groups.get(group.id),
+                r.account_state.get_balance("claude", a.id), r.account_state.list_test_results("claude", a.id)) \
+            == expected
+        assert [x.id for x in r.accounts.list_schedulable("claude", group_id=group.id)] == [a.id]
+        assert r.account_groups.groups_of("claude", a.id) == [expected[2]]   # reverse index rebuilt
+        assert r.redis.sismember(r.keys.account_index("bedrock"), b.id)
+        assert not r.redis.sismember(r.keys.account_shared_pool("claude-console"), b.id)
+        ttl = r.redis.ttl(r.keys.account_balance("claude", a.id))
+        assert 3590 <= ttl <= 3600
+    # and the rolled-back keyspace migrates back to the same rows (a hash has no field order: data compared parsed)
+    def dump():
+        out = data_dump(settings, settings.mysql_database)
+        out["accounts"] = [(*row[:-1], json.loads(row[-1])) for row in out["accounts"]]
+        return out
+
+    before = dump()
+    summary, _ = _migrate(target, tmp_path)
+    assert summary.exit_code == 0
+    assert dump() == before
