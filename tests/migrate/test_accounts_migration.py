@@ -347,3 +347,27 @@ def test_records_written_on_mysql_roll_back_as_the_redis_dao_reads_them(settings
     summary, _ = _migrate(target, tmp_path)
     assert summary.exit_code == 0
     assert dump() == before
+
+
+def test_upstream_records_missing_typed_fields_roll_back_equal_in_meaning(settings, client, make_prefix, tmp_path):
+    p = settings.redis_key_prefix
+    with _redis(settings) as r:
+        a = r.accounts.create("claude", name="old upstream", accessToken="at", data={"kept": "as is"})
+        b = r.accounts.create("bedrock", name="b", awsCredentials={"accessKeyId": "A", "secretAccessKey": "S"})
+        client.hdel(f"{p}claude:account:{a.id}", "priority", "schedulable", "errorMessage", "lastUsedAt", "status")
+        stored = json.loads(client.get(f"{p}bedrock_account:{b.id}"))
+        reordered = {"kept": "✓", **{k: stored[k] for k in reversed(list(stored))}, "priority": "7"}
+        client.set(f"{p}bedrock_account:{b.id}", json.dumps(reordered, ensure_ascii=False, separators=(",", ":")))
+        original = (r.accounts.get("claude", a.id), r.accounts.get("bedrock", b.id))
+    assert original[0].priority == 50 and original[1].priority == 7
+    assert _migrate(settings, tmp_path)[0].exit_code == 0
+    diffs, text = _verify(settings)
+    assert all(d.clean for d in diffs.values()), text
+    target = base_settings(mysql_database=settings.mysql_database, redis_key_prefix=make_prefix())
+    mysql_to_redis(target, families=FAMILIES, log_path=str(tmp_path / "r.log"), progress=False, stderr=io.StringIO())
+    with _redis(target) as r:
+        assert (r.accounts.get("claude", a.id), r.accounts.get("bedrock", b.id)) == original
+        assert r.redis.hget(r.keys.account("claude", a.id), "kept") == "as is"
+        # the typed fields come back in canonical form (documented in MYSQL_MIGRATION.md)
+        assert r.redis.hget(r.keys.account("claude", a.id), "priority") == "50"
+        assert json.loads(r.redis.get(r.keys.account("bedrock", b.id)))["priority"] == 7
