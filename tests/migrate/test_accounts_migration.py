@@ -147,6 +147,9 @@ def _bad_keys(client, prefix):
     history = f"account:test_history:claude:{uuid.uuid4()}"
     client.hset(prefix + history, "not", "a list")
     bad[history] = None
+    persisted = f"account:test_history:claude:{uuid.uuid4()}"
+    client.rpush(prefix + persisted, '{"persisted-secret":1}')
+    bad[persisted] = "persisted-secret"
     return bad
 
 

@@ -129,6 +129,9 @@ class AccountStateFamily(Family):
         except InvalidInput as exc:
             raise DataError(f"{key}: {exc}") from None
         if kind == HISTORY:
+            if pttl_ms is not None and pttl_ms < 0:
+                # account_test_results.expires_at is NOT NULL: every upstream push re-arms 30 days.
+                raise DataError(f"{key}: test history without a TTL (upstream always sets one)")
             value = tuple(value)
         elif isinstance(value, dict):
             value = dict(value)
