@@ -292,9 +292,9 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
             return rows[0]
 
         pairs = [(r["platform"], r["id"]) for r in pool.fetchall("SELECT platform, id FROM accounts LIMIT 5")]
-        flat = [v for p in pairs for v in p]
+        same = [i for p, i in pairs if p == pairs[0][0]]
         for row in (plan(acc.SELECT_ACCOUNT_KEYS_AFTER, {"platform": pairs[0][0], "id": pairs[0][1], "limit": 100}),
-                    plan(acc.SELECT_ACCOUNTS_BY_KEYS.format(pairs=acc._pairs(5)), flat)):
+                    plan(acc.SELECT_ACCOUNTS_BY_KEYS.format(ids=acc._in(len(same))), [pairs[0][0], *same])):
             assert row["key"] == "PRIMARY" and row["type"] in ("range", "index"), row
         ids = [r["group_id"] for r in pool.fetchall("SELECT DISTINCT group_id FROM account_group_members LIMIT 5")]
         for row in (plan(g.SELECT_ACCOUNT_GROUPS_BY_IDS.format(ids=g._in(len(ids))), ids),
@@ -302,14 +302,15 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
             assert row["key"] == "PRIMARY" and row["type"] in ("range", "index"), row
         members = pool.fetchall("EXPLAIN " + g.SELECT_MEMBERS_OF_GROUPS.format(ids=g._in(len(ids))), ids)
         assert all(r["key"] == "PRIMARY" for r in members), members
-        triples = [(r["platform"], r["account_id"], r["kind"])
-                   for r in pool.fetchall("SELECT platform, account_id, kind FROM account_state LIMIT 5")]
-        row = plan(st.SELECT_ACCOUNT_STATE_BY_KEYS.format(triples=st._placeholders(5, 3)),
-                   [v for t in triples for v in t])
+        first = pool.fetchall("SELECT platform, kind FROM account_state LIMIT 1")[0]
+        ids = [r["account_id"] for r in pool.fetchall(
+            "SELECT account_id FROM account_state WHERE platform = %(platform)s AND kind = %(kind)s LIMIT 5", first)]
+        row = plan(st.SELECT_ACCOUNT_STATE_BY_KEYS.format(ids=st._in(len(ids))), [first["platform"], first["kind"], *ids])
         assert row["key"] == "PRIMARY" and row["type"] == "range", row
-        history = [(r["platform"], r["account_id"])
-                   for r in pool.fetchall("SELECT DISTINCT platform, account_id FROM account_test_results LIMIT 5")]
-        row = plan(st.SELECT_LIVE_TEST_RESULTS.format(pairs=st._placeholders(5, 2)), [v for p in history for v in p])
+        platform = pool.fetchall("SELECT platform FROM account_test_results LIMIT 1")[0]["platform"]
+        ids = [r["account_id"] for r in pool.fetchall(
+            "SELECT DISTINCT account_id FROM account_test_results WHERE platform = %s LIMIT 5", [platform])]
+        row = plan(st.SELECT_LIVE_TEST_RESULTS.format(ids=st._in(len(ids))), [platform, *ids])
         assert row["key"] == "ix_account_test_results_account" and row["type"] == "range", row
     finally:
         pool.close()
