@@ -43,11 +43,13 @@ UPSERT_ACCOUNT_STATE = f"""
     ON DUPLICATE KEY UPDATE expires_at = {account_ttl.SQL_KEEP_CLOSE_EXPIRY}, value = VALUES(value)
 """
 
-DELETE_ACCOUNT_STATE = "DELETE FROM account_state WHERE (platform, account_id, kind) IN ({triples})"
+# Batches are split per (platform, kind) / per platform: `platform = ? AND account_id IN (...)` is an
+# index range; a row-constructor IN of tuples also uses the index but tests every row against every tuple.
+DELETE_ACCOUNT_STATE = "DELETE FROM account_state WHERE platform = %s AND kind = %s AND account_id IN ({ids})"
 
 SELECT_ACCOUNT_STATE_BY_KEYS = f"""
     SELECT platform, account_id, kind, value, expires_at FROM account_state
-    WHERE (platform, account_id, kind) IN ({{triples}}) AND {LIVE}
+    WHERE platform = %s AND kind = %s AND account_id IN ({{ids}}) AND {LIVE}
 """
 
 SELECT_ACCOUNT_STATE_KEYS_AFTER = f"""
@@ -62,17 +64,17 @@ INSERT_TEST_RESULTS = """
     VALUES (%(platform)s, %(account_id)s, %(result)s, %(expires_at)s)
 """
 
-DELETE_TEST_RESULTS = "DELETE FROM account_test_results WHERE (platform, account_id) IN ({pairs})"
+DELETE_TEST_RESULTS = "DELETE FROM account_test_results WHERE platform = %s AND account_id IN ({ids})"
 
 # Every row of these accounts, expired or not (the copy replaces them all), oldest first.
 SELECT_TEST_RESULTS_FOR_UPDATE = """
     SELECT platform, account_id, result, expires_at FROM account_test_results
-    WHERE (platform, account_id) IN ({pairs}) ORDER BY platform, account_id, id FOR UPDATE
+    WHERE platform = %s AND account_id IN ({ids}) ORDER BY account_id, id FOR UPDATE
 """
 
 SELECT_LIVE_TEST_RESULTS = f"""
     SELECT platform, account_id, result, expires_at FROM account_test_results
-    WHERE (platform, account_id) IN ({{pairs}}) AND {LIVE} ORDER BY platform, account_id, id DESC
+    WHERE platform = %s AND account_id IN ({{ids}}) AND {LIVE} ORDER BY account_id, id DESC
 """
 
 SELECT_TEST_RESULT_ACCOUNTS_AFTER = f"""
@@ -93,9 +95,16 @@ class StateRecord:
     expires_at: datetime | None
 
 
-def _placeholders(n: int, width: int) -> str:
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([one] * n)
+def _in(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _grouped(items: Sequence[tuple[Any, str]]) -> dict[Any, list[str]]:
+    """{group: [account id, ...]} of (group, account id) pairs, for one IN list per group."""
+    out: dict[Any, list[str]] = {}
+    for group, account_id in items:
+        out.setdefault(group, []).append(account_id)
+    return out
 
 
 def split_key(key: str) -> tuple[str, str, str]:
@@ -129,6 +138,9 @@ class AccountStateFamily(Family):
         except InvalidInput as exc:
             raise DataError(f"{key}: {exc}") from None
         if kind == HISTORY:
+            if pttl_ms is not None and pttl_ms < 0:
+                # account_test_results.expires_at is NOT NULL: every upstream push re-arms 30 days.
+                raise DataError(f"{key}: test history without a TTL (upstream always sets one)")
             value = tuple(value)
         elif isinstance(value, dict):
             value = dict(value)
@@ -160,12 +172,11 @@ class AccountStateFamily(Family):
 
     def _write_histories(self, cur: Any, records: Sequence[StateRecord]) -> None:
         """Replace each history's rows, except those already equal (a re-run keeps their ids)."""
-        pairs = [(r.platform, r.account_id) for r in records]
-        cur.execute(SELECT_TEST_RESULTS_FOR_UPDATE.format(pairs=_placeholders(len(pairs), 2)),
-                    [v for pair in pairs for v in pair])
         stored: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in cur.fetchall():
-            stored.setdefault((row["platform"], row["account_id"]), []).insert(0, row)   # newest first
+        for platform, ids in _grouped([(r.platform, r.account_id) for r in records]).items():
+            cur.execute(SELECT_TEST_RESULTS_FOR_UPDATE.format(ids=_in(len(ids))), [platform, *ids])
+            for row in cur.fetchall():
+                stored.setdefault((row["platform"], row["account_id"]), []).insert(0, row)   # newest first
         changed = []
         for record in records:
             rows = stored.get((record.platform, record.account_id), [])
@@ -174,24 +185,22 @@ class AccountStateFamily(Family):
                 changed.append(record)
         if not changed:
             return
-        pairs = [(r.platform, r.account_id) for r in changed]
-        cur.execute(DELETE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
-                    [v for pair in pairs for v in pair])
+        self._delete_histories(cur, [(r.platform, r.account_id) for r in changed])
         # Oldest first, so the newest entry gets the highest id (what the DAO reads first).
         executemany(cur, INSERT_TEST_RESULTS, [
             {"platform": r.platform, "account_id": r.account_id, "result": item, "expires_at": r.expires_at}
             for r in changed for item in reversed(r.value)])
 
+    @staticmethod
+    def _delete_histories(cur: Any, pairs: Sequence[tuple[str, str]]) -> None:
+        for platform, ids in _grouped(pairs).items():
+            cur.execute(DELETE_TEST_RESULTS.format(ids=_in(len(ids))), [platform, *ids])
+
     def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
         parts = [split_key(k) for k in keys]
-        triples = [(p, a, kind) for kind, p, a in parts if kind != HISTORY]
-        pairs = [(p, a) for kind, p, a in parts if kind == HISTORY]
-        if triples:
-            cur.execute(DELETE_ACCOUNT_STATE.format(triples=_placeholders(len(triples), 3)),
-                        [v for t in triples for v in t])
-        if pairs:
-            cur.execute(DELETE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
-                        [v for pair in pairs for v in pair])
+        for (platform, kind), ids in _grouped([((p, kind), a) for kind, p, a in parts if kind != HISTORY]).items():
+            cur.execute(DELETE_ACCOUNT_STATE.format(ids=_in(len(ids))), [platform, kind, *ids])
+        self._delete_histories(cur, [(p, a) for kind, p, a in parts if kind == HISTORY])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
         after = {"platform": "", "account_id": "", "kind": ""}
@@ -205,33 +214,31 @@ class AccountStateFamily(Family):
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StateRecord]:
         parts = [split_key(k) for k in keys]
-        triples = [(p, a, kind) for kind, p, a in parts if kind != HISTORY]
-        pairs = [(p, a) for kind, p, a in parts if kind == HISTORY]
         out: dict[str, StateRecord] = {}
-        if triples:
-            for row in pool.fetchall(SELECT_ACCOUNT_STATE_BY_KEYS.format(triples=_placeholders(len(triples), 3)),
-                                     [v for t in triples for v in t]):
-                kind = row["kind"]
-                key = key_of(kind, row["platform"], row["account_id"])
-                value = row["value"]
-                if KINDS[kind][1] == "hash":
-                    try:
-                        value = json.loads(value)
-                    except ValueError:
-                        raise DataError(f"account_state row for {key}: stored hash is not valid JSON") from None
-                    if not isinstance(value, dict):
-                        raise DataError(f"account_state row for {key}: stored hash is not a JSON object")
-                out[key] = StateRecord(row["platform"], row["account_id"], kind, value, row["expires_at"])
-        if pairs:
-            items: dict[tuple[str, str], list[dict[str, Any]]] = {}
-            for row in pool.fetchall(SELECT_LIVE_TEST_RESULTS.format(pairs=_placeholders(len(pairs), 2)),
-                                     [v for pair in pairs for v in pair]):
+        state_rows: list[dict[str, Any]] = []
+        for (platform, kind), ids in _grouped([((p, kind), a) for kind, p, a in parts if kind != HISTORY]).items():
+            state_rows += pool.fetchall(SELECT_ACCOUNT_STATE_BY_KEYS.format(ids=_in(len(ids))), [platform, kind, *ids])
+        for row in state_rows:
+            kind = row["kind"]
+            key = key_of(kind, row["platform"], row["account_id"])
+            value = row["value"]
+            if KINDS[kind][1] == "hash":
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise DataError(f"account_state row for {key}: stored hash is not valid JSON") from None
+                if not isinstance(value, dict):
+                    raise DataError(f"account_state row for {key}: stored hash is not a JSON object")
+            out[key] = StateRecord(row["platform"], row["account_id"], kind, value, row["expires_at"])
+        items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for platform, ids in _grouped([(p, a) for kind, p, a in parts if kind == HISTORY]).items():
+            for row in pool.fetchall(SELECT_LIVE_TEST_RESULTS.format(ids=_in(len(ids))), [platform, *ids]):
                 items.setdefault((row["platform"], row["account_id"]), []).append(row)
-            for (platform, account_id), rows in items.items():
-                expiries = [row["expires_at"] for row in rows]
-                out[key_of(HISTORY, platform, account_id)] = StateRecord(
-                    platform, account_id, HISTORY, tuple(row["result"] for row in rows),
-                    max(expiries) if None not in expiries else None)
+        for (platform, account_id), rows in items.items():
+            expiries = [row["expires_at"] for row in rows]
+            out[key_of(HISTORY, platform, account_id)] = StateRecord(
+                platform, account_id, HISTORY, tuple(row["result"] for row in rows),
+                max(expiries) if None not in expiries else None)
         return out
 
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[StateRecord]) -> None:

@@ -38,14 +38,15 @@ UPSERT_ACCOUNTS = (
     + ", ".join(f"{c} = VALUES({c})" for c in mysql_accounts.COLUMNS if c not in ("platform", "id"))
 )
 
-# Row-constructor IN on the primary key (platform, id): one range per pair on both servers.
-DELETE_ACCOUNTS = "DELETE FROM accounts WHERE (platform, id) IN ({pairs})"
+# One statement per platform in a batch: `platform = ? AND id IN (...)` is a primary-key range; a
+# row-constructor IN of (platform, id) pairs also uses it but tests every row against every pair.
+DELETE_ACCOUNTS = "DELETE FROM accounts WHERE platform = %s AND id IN ({ids})"
 
 # Upstream's delete removes the account from every group's member SET: its rows go with it.
 DELETE_MEMBERSHIPS_OF = "DELETE FROM account_group_members WHERE account_id IN ({ids})"
 
 SELECT_ACCOUNTS_BY_KEYS = (f"SELECT {', '.join(mysql_accounts.COLUMNS)} FROM accounts "
-                           "WHERE (platform, id) IN ({pairs})")
+                           "WHERE platform = %s AND id IN ({ids})")
 
 # Every (platform, id) in primary-key order, page after page (keyset pagination).
 SELECT_ACCOUNT_KEYS_AFTER = """
@@ -65,8 +66,17 @@ class StoredAccount:
     fields: dict[str, Any] = field(repr=False)   # holds ciphertexts: never in a repr or a log
 
 
-def _pairs(n: int) -> str:
-    return ", ".join(["(%s, %s)"] * n)
+def _in(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def by_platform(keys: Sequence[str]) -> dict[str, list[str]]:
+    """{platform: [account id, ...]} of relative account keys."""
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        platform, account_id = split_key(key)
+        out.setdefault(platform, []).append(account_id)
+    return out
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -133,10 +143,11 @@ class AccountsFamily(Family):
     def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
         if not keys:
             return
-        pairs = [split_key(k) for k in keys]
-        cur.execute(DELETE_ACCOUNTS.format(pairs=_pairs(len(pairs))), [v for pair in pairs for v in pair])
-        ids = sorted({account_id for _, account_id in pairs})
-        cur.execute(DELETE_MEMBERSHIPS_OF.format(ids=", ".join(["%s"] * len(ids))), ids)
+        groups = by_platform(keys)
+        for platform, ids in groups.items():
+            cur.execute(DELETE_ACCOUNTS.format(ids=_in(len(ids))), [platform, *ids])
+        every = sorted({account_id for ids in groups.values() for account_id in ids})
+        cur.execute(DELETE_MEMBERSHIPS_OF.format(ids=_in(len(every))), every)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
         after = {"platform": "", "id": ""}
@@ -148,11 +159,9 @@ class AccountsFamily(Family):
             after = {"platform": rows[-1]["platform"], "id": rows[-1]["id"]}
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StoredAccount]:
-        pairs = [split_key(k) for k in keys]
-        if not pairs:
-            return {}
-        rows = pool.fetchall(SELECT_ACCOUNTS_BY_KEYS.format(pairs=_pairs(len(pairs))),
-                             [v for pair in pairs for v in pair])
+        rows = []
+        for platform, ids in by_platform(keys).items():
+            rows += pool.fetchall(SELECT_ACCOUNTS_BY_KEYS.format(ids=_in(len(ids))), [platform, *ids])
         out = {}
         for row in rows:
             where = f"accounts row {row['platform']}/{row['id']}"
