@@ -109,7 +109,8 @@ def _warm_mysql(store: Store) -> None:
 def _data_set(request: pytest.FixtureRequest, keys: int) -> Iterator[BenchData]:
     tag = str(keys) if KEEP else f"{keys}_{uuid.uuid4().hex[:8]}"
     name, prefix = f"relaystore_bench_{tag}", f"rs_bench_{tag}:"
-    data = benchload.DataSet(keys=keys, encryption_key=BENCH_ENCRYPTION_KEY)
+    data = benchload.DataSet(keys=keys, encryption_key=BENCH_ENCRYPTION_KEY,
+                             timezone_offset=bench_settings().timezone_offset)
     mysql, mysql_pending = _open_mysql(name, data)
     redis_store, redis_pending = _open_redis(prefix, data)
     pending = ([benchload.MySQLTarget(mysql.pool)] if mysql_pending else []) + \

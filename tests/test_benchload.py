@@ -34,7 +34,8 @@ def test_data_set_is_deterministic_per_seed(data):
 
 def test_loaded_keys_read_back_as_generated_and_authenticate(store, data):
     report = benchload.load(data, [_target(store)], batch_size=7)
-    assert report.counts == {"api_keys": KEYS}
+    assert report.counts == {"api_keys": KEYS, "accounts": benchload.ACCOUNTS,
+                             "account_groups": len(benchload.GROUPS), "usage": 3 * benchload.USAGE_DAYS}
     for i in (0, 1, 12, KEYS - 1):
         assert store.api_keys.get(data.key_id(i)) == data.api_key(i)
         result = store.api_keys.authenticate(data.raw_key(i))
@@ -49,6 +50,47 @@ def test_loaded_keys_are_in_the_listing_indexes(store, data):
     assert [k.id for k in store.api_keys.list(search="bench key 0000012").items] == [data.key_id(12)]
     newest = store.api_keys.list(page_size=1).items[0]
     assert newest.id == data.key_id(KEYS - 1)
+
+
+def test_loaded_accounts_and_groups_read_back_through_the_daos(store, data):
+    benchload.load(data, [_target(store)], batch_size=50)
+    for i in (0, 170, 250, benchload.ACCOUNTS - 1):
+        account, _ = data.account(i)
+        found = store.accounts.get(account.platform, account.id)
+        assert found == account and found.secrets  # secrets decrypt to what was generated
+    console = [i for i in range(benchload.ACCOUNTS) if data.account(i)[0].platform == "claude-console"]
+    candidates = store.accounts.list_schedulable("claude-console")
+    assert 0 < len(candidates) < len(console)  # a few inactive, unschedulable or in error
+    group, members = data.group(0)
+    assert store.account_groups.members(group.id) == sorted(members) and len(members) == benchload.GROUP_SIZE
+    in_group = store.accounts.list_schedulable("claude-console", group_id=group.id)
+    assert in_group and {a.id for a in in_group} <= set(members)
+
+
+def test_loaded_usage_reads_back_as_the_events_sum(store, data):
+    benchload.load(data, [_target(store)], batch_size=13)   # batches split keys' days: sums must still add up
+    events = [data.usage_event(j) for j in range(benchload.USAGE_DAYS)]   # key 0's 30 days
+    assert {ev.key_id for ev in events} == {data.key_id(0)}
+    days = sorted(ev.buckets.day for ev in events)
+    assert len(set(days)) == benchload.USAGE_DAYS
+    rows = store.usage.report_key_range(data.key_id(0), days[0], days[-1])
+    assert [r.bucket for r in rows] == days and all(r.usage.requests == 1 for r in rows)
+    total = store.usage.totals(data.key_id(0))
+    assert total.requests == benchload.USAGE_DAYS
+    assert total.input_tokens == sum(ev.input_tokens for ev in events)
+    assert store.usage.totals(data.key_id(1)).requests == 0   # an idle key
+    assert store.usage.cost(data.key_id(0), period="daily", date=days[-1]) == pytest.approx(
+        sum(ev.rated_cost for ev in events if ev.buckets.day == days[-1]))
+
+
+def test_redis_usage_keys_get_what_is_left_of_their_ttl(redis_store, data):
+    benchload.load(data, [_target(redis_store)])
+    old, new = data.usage_event(benchload.USAGE_DAYS - 1), data.usage_event(0)  # 29 days ago, today
+    k = redis_store.keys
+    assert not redis_store.redis.exists(k.usage_hourly(old.key_id, old.buckets.hour))   # 7-day TTL: gone
+    assert redis_store.redis.exists(k.usage_hourly(new.key_id, new.buckets.hour))
+    ttl = redis_store.redis.ttl(k.usage_daily(old.key_id, old.buckets.day))
+    assert 0 < ttl < 4 * 86400   # 32 days from a write 29-30 days ago
 
 
 def test_redis_load_arms_the_upstream_ttl(redis_store, data):
