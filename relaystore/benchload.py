@@ -18,8 +18,8 @@ writer named after the family. FAMILIES, in load order:
   in an error status, secrets encrypted by account_rules as create() does;
 - account_groups: GROUPS groups of GROUP_SIZE members each (claude groups mix claude and
   claude-console accounts), so a scheduler read inside a group has data;
-- usage: 30 days of usage for one key in USAGE_KEY_EVERY (a relay's active keys; the rest are
-  idle): one recorded request per active key and day, at a fixed hour of that day, with a model
+- usage: 30 days of usage for one key in USAGE_KEY_EVERY, at most USAGE_MAX_KEYS keys (a relay's
+  active keys; the rest are idle): one recorded request per active key and day, at a fixed hour of that day, with a model
   and a matching account. Both writers start from the usage DAOs' own code: MySQL from
   `mysql.usage.rollup_rows()` of each event, the rows of a batch summed per primary key and
   upserted with the DAO's INSERT ... ON DUPLICATE KEY UPDATE; Redis by running
@@ -63,9 +63,13 @@ _ACCOUNT_TYPES = {"claude": "claude-official", "claude-console": "claude-console
 GROUPS = ("claude", "claude", "claude", "claude", "openai-responses", "gemini")   # group platform of each group
 GROUP_SIZE = 20
 
-# Usage: one key in USAGE_KEY_EVERY has a request on each of the last USAGE_DAYS days (100,000 keys:
-# 300,000 requests; 1,000,000 keys: 3,000,000), each served by an account that fits its model.
+# Usage: one key in USAGE_KEY_EVERY, at most USAGE_MAX_KEYS keys spread over the whole set, has a
+# request on each of the last USAGE_DAYS days, served by an account that fits its model. 100,000
+# and 1,000,000 keys both get 10,000 active keys (300,000 requests, ~1.75 million MySQL rollup rows,
+# ~1.9 million Redis keys); one in ten of a million keys would be ten times that for no new insight
+# (the usage paths are primary-key reads and upserts of one key's rows).
 USAGE_KEY_EVERY = 10
+USAGE_MAX_KEYS = 10_000
 USAGE_DAYS = 30
 
 
@@ -166,9 +170,10 @@ class DataSet:
         return group, [self.account_id(i) for i in chosen]
 
     def usage_event(self, j: int) -> usage_rules.UsageEvent:
-        """Usage item j: active key USAGE_KEY_EVERY * (j // USAGE_DAYS), j % USAGE_DAYS days ago."""
-        i, days_ago = USAGE_KEY_EVERY * (j // USAGE_DAYS), j % USAGE_DAYS
-        model, accounts = USAGE_MODELS[(i // USAGE_KEY_EVERY + days_ago) % len(USAGE_MODELS)]
+        """Usage item j: active key number j // USAGE_DAYS, j % USAGE_DAYS days ago."""
+        n, days_ago = divmod(j, USAGE_DAYS)
+        i = self.active_key_indexes()[n]
+        model, accounts = USAGE_MODELS[(n + days_ago) % len(USAGE_MODELS)]
         account = accounts[(i + days_ago) % len(accounts)]
         # hour `hour` of the local day days_ago back (buckets are local days), never later than now
         shift = timedelta(hours=self.timezone_offset)
@@ -185,8 +190,8 @@ class DataSet:
             account_type=_ACCOUNT_TYPES[_ACCOUNT_PLATFORMS[account]], at=at, offset_hours=self.timezone_offset)
 
     def active_key_indexes(self) -> range:
-        """The keys that have usage (every USAGE_KEY_EVERY-th)."""
-        return range(0, self.keys, USAGE_KEY_EVERY)
+        """The keys that have usage: every USAGE_KEY_EVERY-th, or sparser to stay at USAGE_MAX_KEYS."""
+        return range(0, self.keys, max(USAGE_KEY_EVERY, -(-self.keys // USAGE_MAX_KEYS)))
 
 
 class Family(Protocol):
