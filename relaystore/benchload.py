@@ -55,9 +55,9 @@ _SPREAD_SECONDS = 30 * 86400  # creation times spread over the last 30 days
 ACCOUNT_MIX = (("claude-console", 160), ("claude", 80), ("openai-responses", 40), ("gemini", 40),
                ("bedrock", 20), ("azure-openai", 20), ("ccr", 20), ("droid", 20))
 ACCOUNTS = sum(n for _, n in ACCOUNT_MIX)
-_ACCOUNT_PLATFORMS = [platform for platform, n in ACCOUNT_MIX for _ in range(n)]
-# upstream's accountType of a request served by an account of each platform (usage_rules.OPUS_ACCOUNT_TYPES)
-_ACCOUNT_TYPES = {"claude": "claude-official", "claude-console": "claude-console", "ccr": "ccr",
+ACCOUNT_PLATFORMS = [platform for platform, n in ACCOUNT_MIX for _ in range(n)]
+# upstream's accountType of a request served by an account of each platform (usage_rules.OPUSACCOUNT_TYPES)
+ACCOUNT_TYPES = {"claude": "claude-official", "claude-console": "claude-console", "ccr": "ccr",
                   "openai-responses": "openai-responses", "gemini": "gemini", "bedrock": "bedrock",
                   "azure-openai": "azure-openai", "droid": "droid"}
 GROUPS = ("claude", "claude", "claude", "claude", "openai-responses", "gemini")   # group platform of each group
@@ -74,7 +74,7 @@ USAGE_DAYS = 30
 
 
 def _accounts_of(*platforms: str) -> tuple[int, ...]:
-    return tuple(i for i, p in enumerate(_ACCOUNT_PLATFORMS) if p in platforms)
+    return tuple(i for i, p in enumerate(ACCOUNT_PLATFORMS) if p in platforms)
 
 
 USAGE_MODELS: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -135,7 +135,7 @@ class DataSet:
 
     def account(self, i: int) -> tuple[Account, dict[str, Any]]:
         """Account i and its stored upstream fields (secrets encrypted, as create() stores them)."""
-        platform = _ACCOUNT_PLATFORMS[i]
+        platform = ACCOUNT_PLATFORMS[i]
         spec = account_rules.PLATFORMS[platform]
         secret = "apiKey" if "apiKey" in spec.secret_fields else \
             "bearerToken" if "bearerToken" in spec.secret_fields else "accessToken"
@@ -160,7 +160,7 @@ class DataSet:
         """Group g and its member account ids (the next GROUP_SIZE accounts of its group platform)."""
         platform = GROUPS[g]
         members = [i for i in range(ACCOUNTS)
-                   if account_rules.group_platform(_ACCOUNT_PLATFORMS[i]) == platform]
+                   if account_rules.group_platform(ACCOUNT_PLATFORMS[i]) == platform]
         before = GROUPS[:g].count(platform)
         chosen = members[before * GROUP_SIZE:(before + 1) * GROUP_SIZE]
         created = account_rules.to_ms_utc(self.now - timedelta(days=59, minutes=-g))
@@ -187,7 +187,7 @@ class DataSet:
             self.key_id(i), model=model, input_tokens=inp, output_tokens=out,
             cache_read_tokens=inp * 2 if i % 3 == 0 else 0, cache_create_tokens=inp // 4 if i % 5 == 0 else 0,
             real_cost=cost, rated_cost=cost, account_id=self.account_id(account),
-            account_type=_ACCOUNT_TYPES[_ACCOUNT_PLATFORMS[account]], at=at, offset_hours=self.timezone_offset)
+            account_type=ACCOUNT_TYPES[ACCOUNT_PLATFORMS[account]], at=at, offset_hours=self.timezone_offset)
 
     def active_key_indexes(self) -> range:
         """The keys that have usage: every USAGE_KEY_EVERY-th, or sparser to stay at USAGE_MAX_KEYS."""
