@@ -1,13 +1,17 @@
 """The benchmark data generator: the same records on both backends, readable through the DAOs."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import redis as redis_lib
 
 from relaystore import benchload
 from relaystore.cli import main
+from relaystore.mysql.schema import drop_database, init_database
 from relaystore.redis.keys import API_KEY_TTL_SECONDS
-from tests.conftest import TEST_ENCRYPTION_KEY
+from relaystore.store import Store
+from tests.conftest import TEST_ENCRYPTION_KEY, base_settings
 
 KEYS = 30
 
@@ -81,6 +85,63 @@ def test_loaded_usage_reads_back_as_the_events_sum(store, data):
     assert store.usage.totals(data.key_id(1)).requests == 0   # an idle key
     assert store.usage.cost(data.key_id(0), period="daily", date=days[-1]) == pytest.approx(
         sum(ev.rated_cost for ev in events if ev.buckets.day == days[-1]))
+
+
+@pytest.fixture
+def other_store(store):
+    """A second empty store of the same backend (its own database or prefix), removed afterwards."""
+    if store.backend == "mysql":
+        name = f"relaystore_test_{uuid.uuid4().hex[:8]}"
+        init_database(base_settings(), database=name)
+        other = Store(base_settings(database_type="mysql", mysql_database=name))
+        yield other
+        other.close()
+        drop_database(base_settings(), name)
+    else:
+        prefix = f"rs_test_{uuid.uuid4().hex[:8]}:"
+        other = Store(base_settings(database_type="redis", redis_key_prefix=prefix))
+        yield other
+        benchload.clear_redis_prefix(other.redis, prefix)
+        other.close()
+
+
+def _usage_state(store):
+    """Every usage row (MySQL) or every key under the prefix with its value (Redis), by name."""
+    if store.backend == "mysql":
+        return {tuple(r[c] for c in ("scope", "owner_id", "period", "bucket", "model")): r for r in
+                store.pool.fetchall("SELECT * FROM usage_rollups")}
+    out = {}
+    prefix = store.keys.prefix
+    for key in store.redis.scan_iter(match=prefix + "*", count=1000):
+        kind = store.redis.type(key)
+        value = {"hash": store.redis.hgetall, "set": store.redis.smembers,
+                 "string": lambda k: round(float(store.redis.get(k)), 9)}[kind](key)
+        out[key[len(prefix):]] = value
+    return out
+
+
+def test_loaded_usage_is_what_record_writes(store, other_store):
+    """The loader's summed writes equal record() of the same 30 requests, except the Redis keys a
+    TTL counted from the request's time has already removed (hourly, per-minute, old Opus weeks)."""
+    data = benchload.DataSet(keys=10, encryption_key=TEST_ENCRYPTION_KEY)   # one active key
+    benchload.load(data, [_target(store)], families=[benchload.UsageFamily()], batch_size=7)
+    for j in range(benchload.USAGE_DAYS):
+        ev = data.usage_event(j)
+        other_store.usage.record(ev.key_id, model=ev.model, input_tokens=ev.input_tokens,
+                                 output_tokens=ev.output_tokens, cache_create_tokens=ev.cache_create_tokens,
+                                 cache_read_tokens=ev.cache_read_tokens, real_cost=ev.real_cost,
+                                 rated_cost=ev.rated_cost, account_id=ev.account_id,
+                                 account_type=ev.account_type, at=ev.at, weekly_reset_day=1, weekly_reset_hour=0)
+    loaded, recorded = _usage_state(store), _usage_state(other_store)
+    assert len(loaded) > 100
+    assert {name: recorded.get(name) for name in loaded} == loaded
+    gone = set(recorded) - set(loaded)
+    if store.backend == "mysql":
+        assert not gone
+    else:
+        # gone: keys with a TTL shorter than the requests' age (hourly 7 days, Opus week 14, minute 10 h)
+        ttls = {name: other_store.redis.ttl(other_store.keys.prefix + name) for name in gone}
+        assert gone and all(0 < ttl <= 14 * 86400 for ttl in ttls.values()), ttls
 
 
 def test_redis_usage_keys_get_what_is_left_of_their_ttl(redis_store, data):
