@@ -1,47 +1,43 @@
-"""Scheduler reads and single-account reads, both backends, secrets decrypted on the way out."""
+"""Scheduler reads and single-account reads over the loaded accounts, secrets decrypted on the way out.
+
+`scheduler.read` is what a scheduler does per request: the schedulable accounts of a platform (the
+data set's 160 claude-console accounts, a few inactive, unschedulable or in error), best first.
+"""
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 
-POOL = 200      # accounts in the benchmarked platform (a large upstream deployment has tens to hundreds)
-GROUP = 20      # of which in one group
+from relaystore import benchload
+
+PLATFORM = "claude-console"
+LOADED = benchload.ACCOUNT_PLATFORMS.count(PLATFORM)
 
 
-@pytest.fixture(scope="module")
-def accounts(request: pytest.FixtureRequest) -> dict[str, dict[str, object]]:
-    """POOL claude-console accounts per backend (a few unschedulable), GROUP of them in one group."""
-    out: dict[str, dict[str, object]] = {}
-    for backend in ("mysql", "redis"):
-        store = request.getfixturevalue(f"bench_{backend}_store")
-        ids = [store.accounts.create("claude-console", name=f"bench {i}", priority=i % 10,
-                                     apiKey=f"sk-bench-{i}", apiUrl="https://api.example/v1",
-                                     is_active=i % 17 != 0, status="error" if i % 23 == 0 else "active").id
-               for i in range(POOL)]
-        group = store.account_groups.create("claude", "bench group")
-        for account_id in ids[:GROUP]:
-            store.account_groups.add_member(group.id, account_id)
-        out[backend] = {"ids": ids, "group": group.id}
-    return out
+@pytest.mark.benchmark(group="scheduler.read")
+def test_list_schedulable(benchmark, bench_store, bench_data):
+    benchmark.extra_info.update(backend=bench_store.backend, accounts=LOADED)
+    found = benchmark(bench_store.accounts.list_schedulable, PLATFORM)
+    assert LOADED // 2 < len(found) < LOADED and found[0].secrets["apiKey"].startswith("sk-bench-")
 
 
-@pytest.mark.benchmark(group="accounts.list_schedulable")
-def test_list_schedulable(benchmark, bench_store, accounts):
-    found = benchmark(bench_store.accounts.list_schedulable, "claude-console")
-    assert 150 < len(found) < POOL and found[0].secrets["apiKey"].startswith("sk-bench-")
-
-
-@pytest.mark.benchmark(group="accounts.list_schedulable_group")
-def test_list_schedulable_in_group(benchmark, bench_store, accounts):
-    group_id = accounts[bench_store.backend]["group"]
-    found = benchmark(bench_store.accounts.list_schedulable, "claude-console", group_id=group_id)
-    assert 0 < len(found) <= GROUP
+@pytest.mark.benchmark(group="scheduler.read_group")
+def test_list_schedulable_in_group(benchmark, bench_store, bench_data):
+    """The same read limited to a group (a claude group: claude and claude-console members)."""
+    group, members = bench_data.data.group(0)
+    benchmark.extra_info.update(backend=bench_store.backend, members=len(members))
+    found = benchmark(bench_store.accounts.list_schedulable, PLATFORM, group_id=group.id)
+    assert found and {a.id for a in found} <= set(members)
 
 
 @pytest.mark.benchmark(group="accounts.get")
-def test_get_account(benchmark, bench_store, accounts):
-    ids = accounts[bench_store.backend]["ids"]
+def test_get_account(benchmark, bench_store, bench_data):
+    data = bench_data.data
     rng = random.Random(11)
-    account = benchmark(lambda: bench_store.accounts.get("claude-console", ids[rng.randrange(len(ids))]))
+    ids = itertools.cycle([data.account_id(i) for i in rng.choices(
+        [i for i, p in enumerate(benchload.ACCOUNT_PLATFORMS) if p == PLATFORM], k=1000)])
+    benchmark.extra_info.update(backend=bench_store.backend)
+    account = benchmark(lambda: bench_store.accounts.get(PLATFORM, next(ids)))
     assert account is not None and account.secrets["apiKey"].startswith("sk-bench-")

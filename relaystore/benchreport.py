@@ -31,8 +31,8 @@ PATHS: dict[str, str] = {
     "auth.point_read": "one indexed lookup of one small value (SELECT id by hash / HGET hash_map)",
     "usage.record": "usage record() of one request into every rollup",
     "lease.acquire_release": "concurrency lease acquire + release",
-    "scheduler.read": "schedulable accounts read",
-    "report.query": "one usage report query",
+    "scheduler.read": "schedulable accounts read: list_schedulable() of one platform (160 accounts)",
+    "report.query": "one usage report query: a key's last 30 days by day",
     "floor": "bare round trip: SELECT 1 / PING",
 }
 THROUGHPUT_GROUP = "throughput"  # auth with 8 client threads; ops/s per backend
@@ -219,8 +219,8 @@ class Report:
         commit = self.doc.get("commit_info") or {}
         lines = [
             f"- run: {self.doc.get('datetime', '?')}, pytest-benchmark {self.doc.get('version', '?')}",
-            f"- machine: {info.get('node', '?')}, {cpu.get('brand_raw') or info.get('processor') or '?'}, "
-            f"{cpu.get('count', '?')} CPUs, {info.get('system', '?')} {info.get('release', '')}",
+            (f"- machine: {info.get('node', '?')}, {cpu.get('brand_raw') or info.get('processor') or '?'}, "
+            f"{cpu.get('count', '?')} CPUs, {info.get('system', '?')} {info.get('release', '')}"),
             f"- Python {info.get('python_version', '?')} ({info.get('python_implementation', '?')})",
         ]
         if commit:
@@ -239,8 +239,8 @@ class Report:
 
         out = ["# relaystore benchmark report", "", *self.machine_lines(), "",
                "## Paths (p50 / p99 in µs, one client; ops/s = 1 / mean)", "",
-               "| path | MySQL p50 | MySQL p99 | MySQL ops/s | Redis p50 | Redis p99 | Redis ops/s "
-               "| MySQL/Redis | MySQL/floor | Redis/floor |",
+               ("| path | MySQL p50 | MySQL p99 | MySQL ops/s | Redis p50 | Redis p99 | Redis ops/s "
+               "| MySQL/Redis | MySQL/floor | Redis/floor |"),
                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for group in list(PATHS) + sorted(set(self.by_group) - set(PATHS) - {THROUGHPUT_GROUP}):
             pair = self.by_group.get(group, {})

@@ -120,7 +120,7 @@ def _cmd_bench_load(settings: Settings, args: argparse.Namespace) -> int:
     if args.keys < 1 or args.batch_size < 1:
         raise InvalidInput("--keys and --batch-size must be at least 1")
     data = benchload.DataSet(keys=args.keys, seed=args.seed, encryption_key=settings.encryption_key,
-                             api_key_prefix=settings.api_key_prefix)
+                             api_key_prefix=settings.api_key_prefix, timezone_offset=settings.timezone_offset)
     backends = ("mysql", "redis") if args.only is None else (args.only,)
     if args.drop:
         return _drop_bench_data(settings, args, backends)
@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows per DELETE (default 1000); each batch commits on its own")
     purge.set_defaults(run=_cmd_db_purge_expired)
     sub.add_parser("demo", help="create, authenticate and remove one API key").set_defaults(run=_cmd_demo)
-    load = sub.add_parser("bench-load", help="load N benchmark API keys into a scratch database and Redis prefix")
+    load = sub.add_parser("bench-load", help="load N benchmark API keys, accounts and 30 days of usage into a "
+                                             "scratch database and Redis prefix")
     load.add_argument("--keys", type=int, default=100_000, help="API keys to generate (default 100,000)")
     load.add_argument("--seed", type=int, default=1, help="data set seed (same seed, same data)")
     load.add_argument("--batch-size", type=int, default=2_000, help="records per INSERT transaction / pipeline")

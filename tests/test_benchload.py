@@ -1,13 +1,17 @@
 """The benchmark data generator: the same records on both backends, readable through the DAOs."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import redis as redis_lib
 
 from relaystore import benchload
 from relaystore.cli import main
+from relaystore.mysql.schema import drop_database, init_database
 from relaystore.redis.keys import API_KEY_TTL_SECONDS
-from tests.conftest import TEST_ENCRYPTION_KEY
+from relaystore.store import Store
+from tests.conftest import TEST_ENCRYPTION_KEY, base_settings
 
 KEYS = 30
 
@@ -34,7 +38,8 @@ def test_data_set_is_deterministic_per_seed(data):
 
 def test_loaded_keys_read_back_as_generated_and_authenticate(store, data):
     report = benchload.load(data, [_target(store)], batch_size=7)
-    assert report.counts == {"api_keys": KEYS}
+    assert report.counts == {"api_keys": KEYS, "accounts": benchload.ACCOUNTS,
+                             "account_groups": len(benchload.GROUPS), "usage": 3 * benchload.USAGE_DAYS}
     for i in (0, 1, 12, KEYS - 1):
         assert store.api_keys.get(data.key_id(i)) == data.api_key(i)
         result = store.api_keys.authenticate(data.raw_key(i))
@@ -49,6 +54,104 @@ def test_loaded_keys_are_in_the_listing_indexes(store, data):
     assert [k.id for k in store.api_keys.list(search="bench key 0000012").items] == [data.key_id(12)]
     newest = store.api_keys.list(page_size=1).items[0]
     assert newest.id == data.key_id(KEYS - 1)
+
+
+def test_loaded_accounts_and_groups_read_back_through_the_daos(store, data):
+    benchload.load(data, [_target(store)], batch_size=50)
+    for i in (0, 170, 250, benchload.ACCOUNTS - 1):
+        account, _ = data.account(i)
+        found = store.accounts.get(account.platform, account.id)
+        assert found == account and found.secrets  # secrets decrypt to what was generated
+    console = [i for i in range(benchload.ACCOUNTS) if data.account(i)[0].platform == "claude-console"]
+    candidates = store.accounts.list_schedulable("claude-console")
+    assert 0 < len(candidates) < len(console)  # a few inactive, unschedulable or in error
+    group, members = data.group(0)
+    assert store.account_groups.members(group.id) == sorted(members) and len(members) == benchload.GROUP_SIZE
+    in_group = store.accounts.list_schedulable("claude-console", group_id=group.id)
+    assert in_group and {a.id for a in in_group} <= set(members)
+
+
+def test_loaded_usage_reads_back_as_the_events_sum(store, data):
+    benchload.load(data, [_target(store)], batch_size=13)   # batches split keys' days: sums must still add up
+    events = [data.usage_event(j) for j in range(benchload.USAGE_DAYS)]   # key 0's 30 days
+    assert {ev.key_id for ev in events} == {data.key_id(0)}
+    days = sorted(ev.buckets.day for ev in events)
+    assert len(set(days)) == benchload.USAGE_DAYS
+    rows = store.usage.report_key_range(data.key_id(0), days[0], days[-1])
+    assert [r.bucket for r in rows] == days and all(r.usage.requests == 1 for r in rows)
+    total = store.usage.totals(data.key_id(0))
+    assert total.requests == benchload.USAGE_DAYS
+    assert total.input_tokens == sum(ev.input_tokens for ev in events)
+    assert store.usage.totals(data.key_id(1)).requests == 0   # an idle key
+    assert store.usage.cost(data.key_id(0), period="daily", date=days[-1]) == pytest.approx(
+        sum(ev.rated_cost for ev in events if ev.buckets.day == days[-1]))
+
+
+@pytest.fixture
+def other_store(store):
+    """A second empty store of the same backend (its own database or prefix), removed afterwards."""
+    if store.backend == "mysql":
+        name = f"relaystore_test_{uuid.uuid4().hex[:8]}"
+        init_database(base_settings(), database=name)
+        other = Store(base_settings(database_type="mysql", mysql_database=name))
+        yield other
+        other.close()
+        drop_database(base_settings(), name)
+    else:
+        prefix = f"rs_test_{uuid.uuid4().hex[:8]}:"
+        other = Store(base_settings(database_type="redis", redis_key_prefix=prefix))
+        yield other
+        benchload.clear_redis_prefix(other.redis, prefix)
+        other.close()
+
+
+def _usage_state(store):
+    """Every usage row (MySQL) or every key under the prefix with its value (Redis), by name."""
+    if store.backend == "mysql":
+        return {tuple(r[c] for c in ("scope", "owner_id", "period", "bucket", "model")): r for r in
+                store.pool.fetchall("SELECT * FROM usage_rollups")}
+    out = {}
+    prefix = store.keys.prefix
+    for key in store.redis.scan_iter(match=prefix + "*", count=1000):
+        kind = store.redis.type(key)
+        value = {"hash": store.redis.hgetall, "set": store.redis.smembers,
+                 "string": lambda k: round(float(store.redis.get(k)), 9)}[kind](key)
+        out[key[len(prefix):]] = value
+    return out
+
+
+def test_loaded_usage_is_what_record_writes(store, other_store):
+    """The loader's summed writes equal record() of the same 30 requests, except the Redis keys a
+    TTL counted from the request's time has already removed (hourly, per-minute, old Opus weeks)."""
+    data = benchload.DataSet(keys=10, encryption_key=TEST_ENCRYPTION_KEY)   # one active key
+    benchload.load(data, [_target(store)], families=[benchload.UsageFamily()], batch_size=7)
+    for j in range(benchload.USAGE_DAYS):
+        ev = data.usage_event(j)
+        other_store.usage.record(ev.key_id, model=ev.model, input_tokens=ev.input_tokens,
+                                 output_tokens=ev.output_tokens, cache_create_tokens=ev.cache_create_tokens,
+                                 cache_read_tokens=ev.cache_read_tokens, real_cost=ev.real_cost,
+                                 rated_cost=ev.rated_cost, account_id=ev.account_id,
+                                 account_type=ev.account_type, at=ev.at, weekly_reset_day=1, weekly_reset_hour=0)
+    loaded, recorded = _usage_state(store), _usage_state(other_store)
+    assert len(loaded) > 100
+    assert {name: recorded.get(name) for name in loaded} == loaded
+    gone = set(recorded) - set(loaded)
+    if store.backend == "mysql":
+        assert not gone
+    else:
+        # gone: keys with a TTL shorter than the requests' age (hourly 7 days, Opus week 14, minute 10 h)
+        ttls = {name: other_store.redis.ttl(other_store.keys.prefix + name) for name in gone}
+        assert gone and all(0 < ttl <= 14 * 86400 for ttl in ttls.values()), ttls
+
+
+def test_redis_usage_keys_get_what_is_left_of_their_ttl(redis_store, data):
+    benchload.load(data, [_target(redis_store)])
+    old, new = data.usage_event(benchload.USAGE_DAYS - 1), data.usage_event(0)  # 29 days ago, today
+    k = redis_store.keys
+    assert not redis_store.redis.exists(k.usage_hourly(old.key_id, old.buckets.hour))   # 7-day TTL: gone
+    assert redis_store.redis.exists(k.usage_hourly(new.key_id, new.buckets.hour))
+    ttl = redis_store.redis.ttl(k.usage_daily(old.key_id, old.buckets.day))
+    assert 0 < ttl < 4 * 86400   # 32 days from a write 29-30 days ago
 
 
 def test_redis_load_arms_the_upstream_ttl(redis_store, data):

@@ -64,6 +64,26 @@ def test_a_missed_target_fails_the_run():
     assert benchreport.exit_code(report) == 1
 
 
+def test_usage_lease_scheduler_and_report_paths_are_listed_with_their_targets():
+    report = benchreport.Report(_doc(
+        *_passing_auth(),
+        _bench("usage.record", "mysql", [900] * 50, backend="mysql"),
+        _bench("usage.record", "redis", [1000] * 50, backend="redis"),
+        _bench("lease.acquire_release", "mysql", [800] * 50, backend="mysql"),
+        _bench("lease.acquire_release", "redis", [400] * 50, backend="redis"),
+        _bench("scheduler.read", "mysql", [5000] * 20, backend="mysql"),
+        _bench("scheduler.read", "redis", [8000] * 20, backend="redis"),
+        _bench("report.query", "mysql", [900] * 20, backend="mysql"),
+        _bench("report.query", "redis", [1800] * 20, backend="redis")))
+    statuses = {c.target.path: (round(c.value, 2), c.status) for c in report.checks if c.value is not None}
+    assert statuses["usage.record"] == (0.9, "met")
+    assert statuses["lease.acquire_release"] == (2.0, "MISSED")
+    markdown = report.markdown()
+    assert "| scheduler.read | 5,000 |" in markdown and "| report.query | 900 |" in markdown
+    assert report.ratio("report.query") == pytest.approx(0.5)
+    assert report.as_dict()["not_measured_paths"] == ["auth.point_read"]
+
+
 def test_throughput_ratio_uses_operations_per_round():
     report = benchreport.Report(_doc(
         _bench("throughput", "mysql", [100_000] * 10, backend="mysql", operations_per_round=800, threads=8),

@@ -2,14 +2,16 @@
 
 PyMySQL escapes each value through a generic type dispatch; a migration escapes millions of them
 (an API-key row has 52), and that dispatch was a third of the copy's time. For str, int, bool and
-None the literal is one expression; every other type (datetime, Decimal, float, bytes) still goes
-through PyMySQL's own escape. The statements are the ones executemany() would send, split at the
-same max_stmt_length (tests/mysql/test_bulk.py checks every literal against PyMySQL's).
+None the literal is one expression, and for a finite Decimal PyMySQL's own `format(value, "f")`;
+every other type (datetime, float, bytes) still goes through PyMySQL's own escape. The statements
+are the ones executemany() would send, split at the same max_stmt_length (tests/mysql/test_bulk.py
+checks every literal against PyMySQL's). MySQLPool.batch() renders its parameters with it too.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -42,6 +44,8 @@ def literal_function(conn: Any) -> Callable[[Any], str]:
             return str(value)
         if kind is bool:
             return "1" if value else "0"
+        if kind is Decimal and value.is_finite():
+            return format(value, "f")   # PyMySQL's Decimal2Literal
         return escape(value)
 
     return literal

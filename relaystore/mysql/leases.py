@@ -33,19 +33,23 @@ from .. import limit_rules as rules
 from .batches import batch_value, run_batch
 from .pool import MySQLPool
 
-# Lock the key's row, prune, count, insert if below the limit: one transaction, one round trip.
+# Lock the key's row, prune, insert if below the limit, report: one transaction, one round trip.
 # `limit` 0 = unlimited; a live lease of the same request is extended (ON DUPLICATE KEY UPDATE).
+# The count is the INSERT's own condition (a consistent read at READ COMMITTED, as a separate
+# SELECT would be; the parent row lock is what orders it), and `acquired` is whether the request's
+# lease exists afterwards: expired rows of the key were just pruned, so it exists exactly when it
+# was inserted or extended. 7 statements instead of 8 with a user variable (bench/README #8).
 ACQUIRE_LEASE = """
 SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 START TRANSACTION;
 INSERT INTO lease_keys (key_id) VALUES (%(key_id)s) ON DUPLICATE KEY UPDATE key_id = key_id;
 DELETE FROM leases WHERE key_id = %(key_id)s AND expires_at <= UTC_TIMESTAMP(3);
-SET @rs_ok = (SELECT %(limit)s = 0 OR COUNT(*) < %(limit)s OR COALESCE(SUM(request_id = %(request_id)s), 0) > 0
-              FROM leases WHERE key_id = %(key_id)s);
 INSERT INTO leases (key_id, request_id, expires_at)
-    SELECT %(key_id)s, %(request_id)s, UTC_TIMESTAMP(3) + INTERVAL %(lease_us)s MICROSECOND FROM DUAL WHERE @rs_ok
+    SELECT %(key_id)s, %(request_id)s, UTC_TIMESTAMP(3) + INTERVAL %(lease_us)s MICROSECOND FROM DUAL
+    WHERE (SELECT %(limit)s = 0 OR COUNT(*) < %(limit)s OR COALESCE(SUM(request_id = %(request_id)s), 0) > 0
+           FROM leases WHERE key_id = %(key_id)s)
     ON DUPLICATE KEY UPDATE expires_at = UTC_TIMESTAMP(3) + INTERVAL %(lease_us)s MICROSECOND;
-SELECT @rs_ok AS acquired;
+SELECT EXISTS (SELECT 1 FROM leases WHERE key_id = %(key_id)s AND request_id = %(request_id)s) AS acquired;
 COMMIT
 """
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from pymysql.constants import CLIENT, ER
 
 from ..config import Settings
 from ..errors import AlreadyExists, BackendError, BackendUnavailable, Conflict, RelayStoreError
+from .bulk import literal_function
 
 T = TypeVar("T")
 
@@ -177,6 +178,18 @@ def connect_args(settings: Settings, *, database: str | None = None) -> dict[str
     )
 
 
+def _render(conn: Any, sql: str, params: Any) -> str:
+    """`sql` with its parameters as literals, as cursor.execute() would format them, through bulk's
+    per-type escaper: a batch such as usage record() carries ~280 values, and PyMySQL's generic
+    escape dispatch was ~10% of that call."""
+    if params is None:
+        return sql
+    literal = literal_function(conn)
+    if isinstance(params, Mapping):
+        return sql % {name: literal(value) for name, value in params.items()}
+    return sql % tuple([literal(value) for value in params])
+
+
 class _LifoPooledDB(PooledDB):  # type: ignore[misc]
     """PooledDB that hands out the most recently returned idle connection first."""
 
@@ -269,7 +282,7 @@ class MySQLPool:
         with self.cursor() as cur:
             with cur.no_failover():
                 try:
-                    cur.execute(sql, params)
+                    cur.execute(_render(cur.connection, sql, params))
                     results = [list(cur.fetchall())]
                     while cur.nextset():
                         results.append(list(cur.fetchall()))
