@@ -94,7 +94,7 @@ def test_a_stale_copy_never_overwrites_a_newer_one(settings, dual_store):
                                   seq_key=dual_store.keys.migration_seq)
     dual_store.api_keys.update(key.id, name="new name")              # Redis write + its own (newer) copy
     result = CopyResult()
-    stale_record = family.decode(rel, old_snapshot[0].value, old_snapshot[0].pttl_ms)
+    stale_record = family.decode_fetched(old_snapshot[0])
     copier._write(family, [(rel, stale_record)], old_seq, result)  # the slow, older copy commits last
     assert (result.written, result.stale) == (0, 1)
     assert dual_store.mysql_store.api_keys.get(key.id).name == "new name"
@@ -175,7 +175,7 @@ class CounterFamily(Family):
     sources = (KeySource(type="string", match="testctr:*", regex=re.compile(r"testctr:([^:]+)")),)
     tables = ("test_counters",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> tuple[str, int]:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> tuple[str, int]:
         return key.partition(":")[2], int(value)
 
     def key_of(self, record: tuple[str, int]) -> str:

@@ -87,7 +87,7 @@ class AccountGroupsFamily(Family):
     def estimate(self, client: Any, k: Keys) -> int | None:
         return int(client.scard(k.account_groups)) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> AccountGroup:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> AccountGroup:
         group_id = _id_of(key, GROUP_PREFIX)
         if not rules.valid_id(group_id):
             raise DataError(f"{key}: group id is not 1-64 letters, digits, '_', '.', '-'")
@@ -142,7 +142,7 @@ class AccountGroupMembersFamily(Family):
                          regex=re.compile(re.escape(MEMBERS_PREFIX) + "[^:]+")),)
     tables = ("account_group_members",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> GroupMembers:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> GroupMembers:
         group_id = _id_of(key, MEMBERS_PREFIX)
         if not rules.valid_id(group_id):
             raise DataError(f"{key}: group id is not 1-64 letters, digits, '_', '.', '-'")

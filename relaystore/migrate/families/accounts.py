@@ -110,7 +110,7 @@ class AccountsFamily(Family):
             pipe.scard(k.account_index(platform))
         return sum(int(n) for n in pipe.execute()) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> StoredAccount:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> StoredAccount:
         platform, account_id = split_key(key)
         spec = rules.PLATFORMS[platform]
         if not rules.valid_id(account_id):

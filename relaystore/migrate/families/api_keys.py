@@ -41,7 +41,7 @@ class ApiKeysFamily(Family):
         """apikey:idx:all lists every key id upstream indexed (deleted ones included)."""
         return int(client.scard(k.api_key_idx_all)) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> ApiKey:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> ApiKey:
         """The Redis DAO's decoder, plus what MySQL needs: matching id, a hex hash, a creation time."""
         record = redis_api_keys.decode(value, key)
         if record.id != key.partition(":")[2]:

@@ -22,7 +22,8 @@ from ...mysql.pool import MySQLPool
 from ...records import AdminCredentials, AdminSession, UserSession
 from ...redis.keys import Keys
 from ..family import KeySource
-from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed, aware_utc, naive_utc
+from ..ttl import aware_utc, naive_utc
+from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed
 
 _ANY = re.DOTALL   # a key's variable part may hold any character, newlines included
 

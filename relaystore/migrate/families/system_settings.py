@@ -54,7 +54,7 @@ class SystemSettingsFamily(Family):
     def estimate(self, client: Any, k: Keys) -> int | None:
         return len(self.names)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> Setting:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> Setting:
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
         return Setting(key, value)

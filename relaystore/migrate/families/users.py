@@ -28,7 +28,7 @@ class UsersFamily(Family):
     sources = (KeySource(type="string", match="user:*", regex=KEY_RE),)
     tables = ("users",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> User:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> User:
         """user_rules' decoder (the Redis DAO's), plus: the id matches the key name."""
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
