@@ -26,14 +26,6 @@ from relaystore.timefmt import utcnow
 from tests.conftest import base_settings
 
 
-@pytest.fixture
-def dual_store(settings) -> Iterator[Store]:
-    store = Store(base_settings(database_type="dual", mysql_database=settings.mysql_database,
-                                redis_key_prefix=settings.redis_key_prefix))
-    yield store
-    store.close()
-
-
 def _both(store, key_id):
     return store.redis_store.api_keys.get(key_id), store.mysql_store.api_keys.get(key_id)
 

@@ -24,6 +24,8 @@ from ...records import AccountGroup
 from ...redis import account_groups as redis_groups
 from ...redis.keys import Keys
 from ..family import Family, KeySource
+from .rows import key_pages
+from .rows import placeholders as _in
 
 GROUP_PREFIX = "account_group:"
 MEMBERS_PREFIX = "account_group_members:"
@@ -61,22 +63,8 @@ SELECT_MEMBER_GROUP_IDS_AFTER = """
 """
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 def _id_of(key: str, prefix: str) -> str:
     return key[len(prefix):]
-
-
-def _pages(pool: MySQLPool, sql: str, column: str, prefix: str, batch_size: int) -> Iterator[list[str]]:
-    after = ""
-    while True:
-        rows = pool.fetchall(sql, {"after": after, "limit": batch_size})
-        if not rows:
-            return
-        yield [prefix + row[column] for row in rows]
-        after = rows[-1][column]
 
 
 class AccountGroupsFamily(Family):
@@ -110,7 +98,7 @@ class AccountGroupsFamily(Family):
             cur.execute(DELETE_ACCOUNT_GROUPS.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        return _pages(pool, SELECT_ACCOUNT_GROUP_IDS_AFTER, "id", GROUP_PREFIX, batch_size)
+        return key_pages(pool, SELECT_ACCOUNT_GROUP_IDS_AFTER, "id", GROUP_PREFIX, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, AccountGroup]:
         ids = [_id_of(k, GROUP_PREFIX) for k in keys]
@@ -172,7 +160,7 @@ class AccountGroupMembersFamily(Family):
             cur.execute(DELETE_MEMBERS_OF_GROUPS.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        return _pages(pool, SELECT_MEMBER_GROUP_IDS_AFTER, "group_id", MEMBERS_PREFIX, batch_size)
+        return key_pages(pool, SELECT_MEMBER_GROUP_IDS_AFTER, "group_id", MEMBERS_PREFIX, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, GroupMembers]:
         ids = [_id_of(k, MEMBERS_PREFIX) for k in keys]

@@ -9,7 +9,6 @@ are data: nothing is derived.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,15 @@ from typing import Any
 from ...account_state_rules import check_account
 from ...errors import DataError, InvalidInput
 from ...jsnum import js_json
+from ...mysql.account_state import hash_fields
 from ...mysql.bulk import executemany
 from ...mysql.expiry import LIVE
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from .. import ttl
 from ..family import Family, KeySource
+from .rows import pages
+from .rows import placeholders as _in
 
 # kind (account_state.kind) -> (key prefix, Redis type), as upstream names the keys (spec §8).
 KINDS: dict[str, tuple[str, str]] = {
@@ -93,10 +95,6 @@ class StateRecord:
     kind: str
     value: Any
     expires_at: datetime | None
-
-
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
 
 
 def _grouped(items: Sequence[tuple[Any, str]]) -> dict[Any, list[str]]:
@@ -203,14 +201,10 @@ class AccountStateFamily(Family):
         self._delete_histories(cur, [(p, a) for kind, p, a in parts if kind == HISTORY])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = {"platform": "", "account_id": "", "kind": ""}
-        while rows := pool.fetchall(SELECT_ACCOUNT_STATE_KEYS_AFTER, {**after, "limit": batch_size}):
+        for rows in pages(pool, SELECT_ACCOUNT_STATE_KEYS_AFTER, batch_size, "platform", "account_id", "kind"):
             yield [key_of(r["kind"], r["platform"], r["account_id"]) for r in rows if r["kind"] in KINDS]
-            after = {name: rows[-1][name] for name in after}
-        after = {"platform": "", "account_id": ""}
-        while rows := pool.fetchall(SELECT_TEST_RESULT_ACCOUNTS_AFTER, {**after, "limit": batch_size}):
+        for rows in pages(pool, SELECT_TEST_RESULT_ACCOUNTS_AFTER, batch_size, "platform", "account_id"):
             yield [key_of(HISTORY, r["platform"], r["account_id"]) for r in rows]
-            after = {name: rows[-1][name] for name in after}
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StateRecord]:
         parts = [split_key(k) for k in keys]
@@ -223,12 +217,7 @@ class AccountStateFamily(Family):
             key = key_of(kind, row["platform"], row["account_id"])
             value = row["value"]
             if KINDS[kind][1] == "hash":
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    raise DataError(f"account_state row for {key}: stored hash is not valid JSON") from None
-                if not isinstance(value, dict):
-                    raise DataError(f"account_state row for {key}: stored hash is not a JSON object")
+                value = hash_fields(value, f"account_state row for {key}")
             out[key] = StateRecord(row["platform"], row["account_id"], kind, value, row["expires_at"])
         items: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for platform, ids in _grouped([(p, a) for kind, p, a in parts if kind == HISTORY]).items():

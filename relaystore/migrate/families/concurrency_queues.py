@@ -21,6 +21,8 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from .. import ttl
 from ..family import Family, KeySource
+from .rows import pages
+from .rows import placeholders as _in
 
 COUNT_RE = re.compile(r"concurrency:queue:(?!stats:|wait_times:)(.+)", re.DOTALL)
 STATS_RE = re.compile(r"concurrency:queue:stats:(.+)", re.DOTALL)
@@ -114,10 +116,6 @@ def count_keys(pool: MySQLPool) -> list[str]:
     return [_COUNT + row["key_id"] for row in pool.fetchall(SELECT_ALL_QUEUE_COUNT_IDS)]
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 _WHOLE = re.compile(r"0|-?[1-9][0-9]*")
 
 
@@ -209,15 +207,10 @@ class ConcurrencyQueuesFamily(Family):
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
         for sql, prefix in ((SELECT_QUEUE_COUNT_PAGE, _COUNT), (SELECT_QUEUE_STATS_PAGE, _STATS),
                             (SELECT_WAIT_LIST_PAGE, _WAITS)):
-            after = ""
-            while True:
-                rows = pool.fetchall(sql, {"after": after, "limit": batch_size})
-                if not rows:
-                    break
+            for rows in pages(pool, sql, batch_size, "id"):
                 live = [prefix + row["id"] for row in rows if row["live"]]
                 if live:
                     yield live
-                after = rows[-1]["id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}

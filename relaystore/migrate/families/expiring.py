@@ -22,6 +22,7 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from .. import ttl
 from ..family import Family
+from .rows import key_pages
 
 T = TypeVar("T")
 SHOWN_SECRET_CHARS = 6
@@ -143,13 +144,7 @@ class KeyedTableFamily(ExpiringFamily[T]):
             cur.execute(self.delete_sql.format(keys=expiry.placeholders(len(keys))), [self._id(k) for k in keys])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(self.keys_sql, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            yield [self.key_prefix + row["k"] for row in rows]
-            after = rows[-1]["k"]
+        return key_pages(pool, self.keys_sql, "k", self.key_prefix, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, Expiring[T]]:
         ids = [self._id(k) for k in keys if k.startswith(self.key_prefix)]

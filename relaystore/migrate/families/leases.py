@@ -20,6 +20,8 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from .. import ttl
 from ..family import Family, KeySource
+from .rows import pages
+from .rows import placeholders as _in
 
 KEY_RE = re.compile(r"concurrency:(?!queue:)(.+)", re.DOTALL)
 _PREFIX = "concurrency:"
@@ -71,10 +73,6 @@ def key_expiry(newest: datetime, stored: datetime | None, copied_newest: datetim
     return newest + _GRACE
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 class LeasesFamily(Family):
     name = "leases"
     sources = (KeySource(type="zset", match="concurrency:*", regex=KEY_RE),)
@@ -116,17 +114,12 @@ class LeasesFamily(Family):
         cur.execute(DELETE_LEASE_KEY_EXPIRY.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(SELECT_LEASE_KEY_PAGE, {"after": after, "limit": batch_size})
-            if not rows:
-                return
+        for rows in pages(pool, SELECT_LEASE_KEY_PAGE, batch_size, "key_id"):
             now = ttl.from_ms(ttl.now_ms())
             live = [_PREFIX + row["key_id"] for row in rows
                     if key_expiry(row["newest"], row["key_expires_at"], row["newest_lease"]) > now]
             if live:
                 yield live
-            after = rows[-1]["key_id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, LeaseSet]:
         ids = [k[len(_PREFIX):] for k in keys if KEY_RE.fullmatch(k)]

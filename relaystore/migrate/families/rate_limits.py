@@ -23,6 +23,8 @@ from ...redis.keys import Keys
 from .. import ttl
 from ..family import Family, KeySource
 from .concurrency_queues import whole_number
+from .rows import pages
+from .rows import placeholders as _in
 
 PARTS = ("window_start", "requests", "tokens", "cost")
 COUNTERS = PARTS[1:]
@@ -65,10 +67,6 @@ SELECT_WINDOW_PAGE = """
 SELECT_WINDOWS = """
     SELECT key_id, window_start, expires_at, requests, tokens, cost FROM rate_limit_windows WHERE key_id IN ({ids})
 """
-
-
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
 
 
 def cost_text(value: Decimal) -> str:
@@ -146,16 +144,11 @@ class RateLimitsFamily(Family):
             cur.execute(DELETE_EMPTY_WINDOWS.format(ids=_in(len(ids))), [*ids, NO_WINDOW])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(SELECT_WINDOW_PAGE, {"after": after, "limit": batch_size})
-            if not rows:
-                return
+        for rows in pages(pool, SELECT_WINDOW_PAGE, batch_size, "key_id"):
             now = ttl.from_ms(ttl.now_ms())
             keys = [self.key_of(p) for row in rows for p in parts_of_row(row, now)]
             if keys:
                 yield keys
-            after = rows[-1]["key_id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, RateLimitPart]:
         wanted = set(keys)

@@ -16,6 +16,7 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from ...settings_rules import KNOWN_SETTINGS
 from ..family import Family, KeySource
+from .rows import placeholders as _in
 
 SETTING_NAMES: tuple[str, ...] = tuple(KNOWN_SETTINGS)
 
@@ -36,10 +37,6 @@ UPSERT_SYSTEM_SETTING = """
 DELETE_SYSTEM_SETTINGS = "DELETE FROM system_settings WHERE name IN ({names})"
 
 SELECT_SYSTEM_SETTINGS_BY_NAMES = "SELECT name, value FROM system_settings WHERE name IN ({names}) ORDER BY name"
-
-
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
 
 
 class SystemSettingsFamily(Family):
