@@ -1,9 +1,13 @@
-"""JavaScript `String(n)` rendering of numbers, so values relaystore writes read as upstream's do."""
+"""JavaScript `String(n)` rendering of numbers, so values relaystore writes read as upstream's do; and the
+one check of JSON text that must hold an object."""
 from __future__ import annotations
 
 import json
 import math
 from decimal import Decimal
+from typing import Any
+
+from .errors import DataError
 
 
 def js_number(value: float) -> str:
@@ -43,3 +47,14 @@ def js_json(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(js_json(v) for v in value) + "]"
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """The object JSON `text` holds; DataError "`what` is not valid JSON" / "... is not a JSON object"."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise DataError(f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{what} is not a JSON object")
+    return value

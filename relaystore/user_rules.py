@@ -8,14 +8,13 @@ same whichever backend stored it. The username is the identity upstream looks us
 """
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
 from .errors import DataError, InvalidInput
-from .jsnum import js_json
+from .jsnum import js_json, json_object
 from .records import User
 from .timefmt import parse_iso, to_iso
 from .ttl_rules import check_ascii_id, check_text, ms_time
@@ -121,12 +120,7 @@ def to_json(user: User) -> str:
 
 def from_json(text: str, label: str) -> User:
     """A record from upstream's JSON; DataError names `label` (the key or row) and the field."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise DataError(f"{label}: user record is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{label}: user record is not a JSON object")
+    data = json_object(text, f"{label}: user record")
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():

@@ -51,8 +51,7 @@ class Family:
     name: str = ""
     sources: tuple[KeySource, ...] = ()
     tables: tuple[str, ...] = ()    # MySQL tables it writes (checked to exist before a run)
-    needs_ttl: bool = False         # decode() uses the key's PTTL (fetched only then: it costs a command)
-    ttl_as_expiry: bool = False     # ... or rather its absolute expiry in epoch ms: the same on every copy
+    needs_ttl: bool = False         # decode() gets the key's absolute expiry (fetched only then: it costs a command)
 
     def owns(self, key: str) -> KeySource | None:
         """The source a relative key belongs to, or None (keys of other families, index keys)."""
@@ -70,18 +69,17 @@ class Family:
         """Roughly how many keys a scan will find (for the progress bar), or None when unknown."""
         return None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> Any:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> Any:
         """The record stored under `key` (value as fetched for its type); DataError names the key.
 
-        `pttl_ms` is the key's PTTL (-1: no TTL) when the family sets needs_ttl, else None; with
-        ttl_as_expiry it is the key's expiry in epoch ms instead (-1: no TTL), which two copies made at
-        different times read identically (a PTTL plus the clock moves by a few ms between reads).
+        `expire_at_ms` is the key's absolute expiry in epoch ms (-1: no TTL) when the family sets needs_ttl,
+        else None: Redis's own (PEXPIRETIME), which every copy reads identically; see migrate/ttl.py.
         """
         raise NotImplementedError
 
     def decode_fetched(self, item: Any) -> Any:
-        """decode() of a redis_reader.Fetched key, with its PTTL or (ttl_as_expiry) its absolute expiry."""
-        return self.decode(item.key, item.value, item.expire_at_ms if self.ttl_as_expiry else item.pttl_ms)
+        """decode() of a redis_reader.Fetched key, with its absolute expiry when the family needs it."""
+        return self.decode(item.key, item.value, item.expire_at_ms if self.needs_ttl else None)
 
     def check(self, record: Any, checker: Any) -> None:
         """Refuse (DataError naming the key) a record MySQL would reject; default: nothing to check."""

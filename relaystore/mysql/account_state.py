@@ -1,14 +1,12 @@
 """Per-account side state on MySQL: account_state rows (one per upstream key) and account_test_results."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from .. import account_state_rules as rules
 from ..config import Settings
-from ..errors import DataError
-from ..jsnum import js_json
+from ..jsnum import js_json, json_object
 from ..records import AccountBalance
 from ..timefmt import to_iso, utcnow
 from ..ttl_rules import ms_time, ttl_ms
@@ -59,6 +57,12 @@ DELETE_TEST_RESULTS = """
 """
 
 
+
+def hash_fields(text: str, label: str) -> dict[str, str]:
+    """The fields of a Redis hash kept as a JSON object in account_state.value (DataError names `label`)."""
+    return json_object(text, f"{label}: stored hash")
+
+
 class MySQLAccountState:
     """store.account_state on MySQL."""
 
@@ -83,22 +87,12 @@ class MySQLAccountState:
             return bool(cur.execute(DELETE_ACCOUNT_STATE, {"platform": platform, "account_id": account_id,
                                                            "kinds": kinds}))
 
-    @staticmethod
-    def _fields(text: str, label: str) -> dict[str, str]:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise DataError(f"{label}: stored hash is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise DataError(f"{label}: stored hash is not a JSON object")
-        return data
-
     def get_balance(self, platform: str, account_id: str) -> AccountBalance | None:
         text = self._get(platform, account_id, "balance")
         if text is None:
             return None
         label = f"account_state row {platform}/{account_id}/balance"
-        return rules.decode_balance(platform, account_id, self._fields(text, label), label)
+        return rules.decode_balance(platform, account_id, hash_fields(text, label), label)
 
     def set_balance(self, platform: str, account_id: str, *, balance: float | None, currency: str = "USD",
                     last_refresh_at: datetime | None = None, query_method: str = "api", status: str = "success",
@@ -115,7 +109,7 @@ class MySQLAccountState:
         text = self._get(platform, account_id, "balance_local")
         if text is None:
             return None
-        return rules.decode_local(self._fields(text, f"account_state row {platform}/{account_id}/balance_local"))
+        return rules.decode_local(hash_fields(text, f"account_state row {platform}/{account_id}/balance_local"))
 
     def set_local_balance(self, platform: str, account_id: str, estimate: Any, *,
                           ttl_seconds: float = rules.LOCAL_BALANCE_TTL_SECONDS) -> None:

@@ -12,7 +12,7 @@ from ..jsnum import js_json
 from ..records import AdminCredentials
 from ..timefmt import utcnow
 from ..ttl_rules import ttl_ms
-from .expiry import EXPIRES_AT, LIVE, SAME_EXPIRY_KEEPS
+from .expiry import EXPIRES_AT, LIVE, keep_close
 from .pool import MySQLPool
 
 SELECT_ADMIN_CREDENTIALS = f"""
@@ -46,7 +46,7 @@ UPSERT_ADMIN_CREDENTIALS_ROW = f"""INSERT INTO admin_credentials
             %(expires_at)s)
     ON DUPLICATE KEY UPDATE username = VALUES(username), password_hash = VALUES(password_hash),
         created_at = VALUES(created_at), last_login = VALUES(last_login), updated_at = VALUES(updated_at),
-        extra = VALUES(extra), {SAME_EXPIRY_KEEPS}"""
+        extra = VALUES(extra), {keep_close()}"""
 
 DELETE_ADMIN_CREDENTIALS_ROW = "DELETE FROM admin_credentials WHERE id = 1"
 

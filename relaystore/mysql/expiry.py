@@ -91,15 +91,23 @@ def purge_expired(pool: MySQLPool, *, batch_size: int = DEFAULT_BATCH_SIZE,
 
 # --- batch statements for tables keyed by one column (the migration's families) ----------------------
 # Built once at import from a family's code constants (checked identifiers), never from input. The
-# upsert writes expires_at as given: the absolute instant a copy computed from Redis's PTTL. That
-# instant wobbles by the few milliseconds between Redis's clock and the copier's, so an expiry
-# within a second of the stored one keeps the stored one (SAME_EXPIRY_KEEPS): a re-run changes no
-# row. Reads and key listings keep LIVE rows only; deletes take every row.
+# upsert writes expires_at as given: the absolute instant Redis holds for the key (PEXPIRETIME), the
+# same on every copy. Only on a Redis without PEXPIRETIME (before 7.0) is it the copier's clock plus the
+# key's PTTL, which wobbles by a few milliseconds between copies: keep_close() then keeps a stored
+# expiry within COPY_JITTER_MS of the new one, so a re-run changes no row (with exact expiries the two
+# are equal and it is a plain assignment). Reads and key listings keep LIVE rows only; deletes take every row.
 
-# The ON DUPLICATE KEY UPDATE assignment of expires_at (last in the list: it reads the old value).
-SAME_EXPIRY_KEEPS = ("expires_at = IF(expires_at IS NOT NULL AND VALUES(expires_at) IS NOT NULL"
-                     " AND ABS(TIMESTAMPDIFF(MICROSECOND, expires_at, VALUES(expires_at))) < 1000000,"
-                     " expires_at, VALUES(expires_at))")
+# How far apart two copies' expiries of one unchanged key can be (PTTL fallback only: clock + latency).
+COPY_JITTER_MS = 1000
+
+
+def keep_close(column: str = "expires_at") -> str:
+    """ON DUPLICATE KEY UPDATE assignment of an expiry column: the new value unless within COPY_JITTER_MS
+    of the stored one (NULL on either side: the new value). Put it last: it reads the old value."""
+    _checked(column)
+    return (f"{column} = IF(ABS(TIMESTAMPDIFF(MICROSECOND, {column}, VALUES({column}))) < {COPY_JITTER_MS * 1000},"
+            f" {column}, VALUES({column}))")
+
 
 def _checked(*names: str) -> None:
     for name in names:
@@ -112,7 +120,7 @@ def upsert_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> st
     names = (key_column, *columns, "expires_at")
     _checked(table, *names)
     return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(f'%({n})s' for n in names)})"
-            f" ON DUPLICATE KEY UPDATE {', '.join(f'{n} = VALUES({n})' for n in columns)}, {SAME_EXPIRY_KEEPS}")
+            f" ON DUPLICATE KEY UPDATE {', '.join(f'{n} = VALUES({n})' for n in columns)}, {keep_close()}")
 
 
 def select_rows_sql(table: str, key_column: str, columns: tuple[str, ...]) -> str:

@@ -7,14 +7,13 @@ session, never the token.
 """
 from __future__ import annotations
 
-import json
 from datetime import timezone
 from typing import Any
 
 from .. import session_rules as rules
 from ..config import Settings
 from ..errors import DataError
-from ..jsnum import js_json
+from ..jsnum import js_json, json_object
 from ..records import AdminSession, OAuthSession, UserSession
 from ..timefmt import utcnow
 from ..ttl_rules import ttl_ms
@@ -107,13 +106,7 @@ def _aware(value: Any) -> Any:
 
 
 def _json_object(text: str, label: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise DataError(f"{label}: stored value is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{label}: stored value is not a JSON object")
-    return value
+    return json_object(text, f"{label}: stored value")
 
 
 def user_session_tokens(pool: MySQLPool, user_id: str) -> list[str]:

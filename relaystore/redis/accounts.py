@@ -16,7 +16,6 @@ scheduler call. list_schedulable() decrypts only the accounts it returns.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +25,7 @@ import redis
 from .. import account_rules as rules
 from ..config import Settings
 from ..errors import AlreadyExists, DataError, InvalidInput, NotFound
-from ..jsnum import js_json
+from ..jsnum import js_json, json_object
 from ..records import Account
 from ..timefmt import utcnow
 from .client import redis_errors
@@ -65,6 +64,12 @@ def queue_layout(pipe: Any, k: Keys, spec: rules.PlatformSpec, account_id: str, 
         (pipe.sadd if account_type == "shared" else pipe.srem)(shared, account_id)
 
 
+
+def stored_from_json(raw: str, key: str) -> dict[str, Any]:
+    """The stored form of a JSON-string platform's account (DataError names the key)."""
+    return json_object(raw, f"{key}: value")
+
+
 class RedisAccounts:
     """store.accounts on Redis."""
 
@@ -82,12 +87,7 @@ class RedisAccounts:
         if spec.json_record:
             if raw is None:
                 return None
-            try:
-                stored = json.loads(raw)
-            except ValueError:
-                raise DataError(f"{key}: value is not valid JSON") from None
-            if not isinstance(stored, dict):
-                raise DataError(f"{key}: value is not a JSON object")
+            stored = stored_from_json(raw, key)
         else:
             if not raw:
                 return None
@@ -103,13 +103,7 @@ class RedisAccounts:
             return raw or None
         if raw is None:
             return None
-        try:
-            stored = json.loads(raw)
-        except ValueError:
-            raise DataError(f"{key}: value is not valid JSON") from None
-        if not isinstance(stored, dict):
-            raise DataError(f"{key}: value is not a JSON object")
-        return stored
+        return stored_from_json(raw, key)
 
     @staticmethod
     def _write_stored(pipe: Any, spec: rules.PlatformSpec, key: str, stored: dict[str, Any]) -> None:

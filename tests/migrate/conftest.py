@@ -218,8 +218,8 @@ def data_dump(settings: Settings, database: str, tables: tuple[str, ...] = DATA_
 
 
 def assert_dumps_equal(a: dict[str, list[tuple]], b: dict[str, list[tuple]], *, seconds: float = 2.0) -> None:
-    """data_dump()s hold the same rows; DATETIME values may differ by `seconds`: an expiry is copied
-    as now + the key's PTTL, so two runs over one keyspace store it some milliseconds apart."""
+    """data_dump()s hold the same rows; DATETIME values may differ by `seconds` (times a family derives
+    rather than copies, and expiries on a Redis without PEXPIRETIME, where they are now + PTTL)."""
     assert sorted(a) == sorted(b)
     for table in a:
         assert len(a[table]) == len(b[table]), table
@@ -227,6 +227,27 @@ def assert_dumps_equal(a: dict[str, list[tuple]], b: dict[str, list[tuple]], *, 
             same = all(x == y or (isinstance(x, datetime) and isinstance(y, datetime)
                                   and abs((x - y).total_seconds()) <= seconds) for x, y in zip(row_a, row_b))
             assert same, (table, row_a, row_b)
+
+
+def sql(settings: Settings, statement: str, args: Any = ()) -> tuple[tuple, ...]:
+    """Run one statement on the test's database (autocommit); its rows as tuples."""
+    con = pymysql.connect(**{**connect_args(settings, database=settings.mysql_database), "autocommit": True,
+                             "cursorclass": pymysql.cursors.Cursor})
+    try:
+        with con.cursor() as cur:
+            cur.execute(statement, args)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def dual_store(settings: Settings) -> Iterator[Store]:
+    """A dual-mode Store over the test's database and prefix."""
+    store = Store(base_settings(database_type="dual", mysql_database=settings.mysql_database,
+                                redis_key_prefix=settings.redis_key_prefix))
+    yield store
+    store.close()
 
 
 def run_cli(settings: Settings, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:

@@ -8,17 +8,13 @@ import json
 import time
 import uuid
 
-import pymysql
-import pytest
-
 from relaystore.migrate.rollback import mysql_to_redis
 from relaystore.migrate.run import Options, migrate_redis_to_mysql
 from relaystore.migrate.verify import verify
-from relaystore.mysql.pool import connect_args
 from relaystore.store import Store
 from tests.conftest import base_settings
 from tests.migrate import fill_account_groups, fill_account_state, fill_accounts
-from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace
+from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace, sql
 
 FAMILIES = "accounts,account_groups,account_group_members,account_state"
 MINE = FAMILIES.split(",")
@@ -55,17 +51,6 @@ def _aged(space, since):
     """A keyspace snapshot as it stands now: TTLs count down (the rollback re-arms what remains, not the full TTL)."""
     gone = round(time.monotonic() - since)
     return {k: (t, v, ttl - gone if ttl >= 0 else ttl) for k, (t, v, ttl) in space.items()}
-
-
-def _sql(settings, query, args=()):
-    con = pymysql.connect(**{**connect_args(settings, database=settings.mysql_database), "autocommit": True,
-                             "cursorclass": pymysql.cursors.Cursor})
-    try:
-        with con.cursor() as cur:
-            cur.execute(query, args)
-            return cur.fetchall()
-    finally:
-        con.close()
 
 
 def test_round_trip_verifies_clean_and_rolls_back_to_an_equal_keyspace(settings, client, make_prefix, tmp_path):
@@ -106,7 +91,7 @@ def test_secrets_stay_encrypted_in_mysql_and_never_reach_the_log(settings, tmp_p
         stored = store.redis.hget(store.keys.account("claude-console", account.id), "apiKey")
     summary, stderr = _migrate(settings, tmp_path)
     assert summary.exit_code == 0
-    (data,), = _sql(settings, "SELECT data FROM accounts WHERE id = %s", (account.id,))
+    (data,), = sql(settings, "SELECT data FROM accounts WHERE id = %s", (account.id,))
     assert json.loads(data)["apiKey"] == stored and "sk-very-secret-value" not in data
     assert "sk-very-secret-value" not in (tmp_path / "m.log").read_text() + stderr
 
@@ -196,10 +181,10 @@ def test_verify_reports_changed_fields_missing_records_and_moved_ttls(settings, 
     assert all(d.clean for d in _verify(settings)[0].values())
     p = settings.redis_key_prefix
     client.hset(f"{p}openai_responses_account:{a.id}", mapping={"extra": "2", "priority": "7"})
-    _sql(settings, "DELETE FROM accounts WHERE id = %s", (b.id,))
+    sql(settings, "DELETE FROM accounts WHERE id = %s", (b.id,))
     client.sadd(f"{p}account_group_members:{group.id}", "another-account")
     client.expire(f"{p}account_balance:claude:{a.id}", 60)
-    _sql(settings, "DELETE FROM account_test_results WHERE account_id = %s", (a.id,))
+    sql(settings, "DELETE FROM account_test_results WHERE account_id = %s", (a.id,))
     diffs, text = _verify(settings)
     assert diffs["accounts"].differing == {f"openai_responses_account:{a.id}": ["priority", "extra"]}
     assert diffs["accounts"].only_redis == [f"bedrock_account:{b.id}"]
@@ -208,14 +193,6 @@ def test_verify_reports_changed_fields_missing_records_and_moved_ttls(settings, 
     assert diffs["account_state"].only_redis == [f"account:test_history:claude:{a.id}"]
     assert diffs["account_groups"].clean
     assert "verify: DIFFERENCES FOUND" in text and "apiKey" not in text
-
-
-@pytest.fixture
-def dual_store(settings):
-    store = Store(base_settings(database_type="dual", mysql_database=settings.mysql_database,
-                                redis_key_prefix=settings.redis_key_prefix))
-    yield store
-    store.close()
 
 
 def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings, dual_store):

@@ -26,14 +26,6 @@ from relaystore.timefmt import utcnow
 from tests.conftest import base_settings
 
 
-@pytest.fixture
-def dual_store(settings) -> Iterator[Store]:
-    store = Store(base_settings(database_type="dual", mysql_database=settings.mysql_database,
-                                redis_key_prefix=settings.redis_key_prefix))
-    yield store
-    store.close()
-
-
 def _both(store, key_id):
     return store.redis_store.api_keys.get(key_id), store.mysql_store.api_keys.get(key_id)
 
@@ -94,7 +86,7 @@ def test_a_stale_copy_never_overwrites_a_newer_one(settings, dual_store):
                                   seq_key=dual_store.keys.migration_seq)
     dual_store.api_keys.update(key.id, name="new name")              # Redis write + its own (newer) copy
     result = CopyResult()
-    stale_record = family.decode(rel, old_snapshot[0].value, old_snapshot[0].pttl_ms)
+    stale_record = family.decode_fetched(old_snapshot[0])
     copier._write(family, [(rel, stale_record)], old_seq, result)  # the slow, older copy commits last
     assert (result.written, result.stale) == (0, 1)
     assert dual_store.mysql_store.api_keys.get(key.id).name == "new name"
@@ -175,7 +167,7 @@ class CounterFamily(Family):
     sources = (KeySource(type="string", match="testctr:*", regex=re.compile(r"testctr:([^:]+)")),)
     tables = ("test_counters",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> tuple[str, int]:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> tuple[str, int]:
         return key.partition(":")[2], int(value)
 
     def key_of(self, record: tuple[str, int]) -> str:

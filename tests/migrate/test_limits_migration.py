@@ -9,18 +9,17 @@ import io
 import json
 import time
 
-import pymysql
 import pytest
 
 from relaystore.migrate import families
 from relaystore.migrate.rollback import mysql_to_redis
 from relaystore.migrate.run import Options, migrate_redis_to_mysql
 from relaystore.migrate.verify import verify
-from relaystore.mysql.pool import MySQLPool, connect_args
+from relaystore.mysql.pool import MySQLPool
 from relaystore.store import Store
 from tests.conftest import base_settings
 from tests.migrate import fill_concurrency_queues, fill_leases, fill_rate_limits
-from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace
+from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace, sql
 
 FILLS = {"leases": fill_leases.fill, "concurrency_queues": fill_concurrency_queues.fill,
          "rate_limits": fill_rate_limits.fill}
@@ -46,17 +45,6 @@ def _verify(settings, **kw):
     out = io.StringIO()
     diffs = verify(settings, families=MINE, out=out, **kw)
     return {d.name: d for d in diffs}, out.getvalue()
-
-
-def _sql(settings, statement, args=()):
-    con = pymysql.connect(**{**connect_args(settings, database=settings.mysql_database), "autocommit": True,
-                             "cursorclass": pymysql.cursors.Cursor})
-    try:
-        with con.cursor() as cur:
-            cur.execute(statement, args)
-            return cur.fetchall()
-    finally:
-        con.close()
 
 
 def test_round_trip_verifies_clean_and_rolls_back_to_an_equal_keyspace(settings, client, make_prefix, tmp_path):
@@ -95,7 +83,7 @@ def test_expired_members_are_copied_unchanged_and_live_state_holds_on_mysql(sett
         expired_score = client.zscore(f"{settings.redis_key_prefix}concurrency:k2", "gone")
     time.sleep(0.01)
     assert _migrate(settings, tmp_path)[0].exit_code == 0
-    rows = _sql(settings, "SELECT request_id, expires_at FROM leases WHERE key_id = 'k2'")
+    rows = sql(settings, "SELECT request_id, expires_at FROM leases WHERE key_id = 'k2'")
     assert [r[0] for r in rows] == ["gone"]
     pool = MySQLPool(settings)
     try:
@@ -184,12 +172,12 @@ def test_verify_detects_a_changed_field_and_a_missing_record(settings, tmp_path)
         redis.rate_limits.check_and_increment("k1", window_minutes=60)
     assert _migrate(settings, tmp_path)[0].exit_code == 0
     assert all(d.clean for d in _verify(settings)[0].values())
-    _sql(settings, "UPDATE leases SET expires_at = expires_at + INTERVAL 1 SECOND WHERE key_id = 'k1'")
-    _sql(settings, "UPDATE lease_key_expiry SET expires_at = expires_at + INTERVAL 1 HOUR WHERE key_id = 'k2'")
-    _sql(settings, "UPDATE concurrency_queue_stats SET success = 7 WHERE key_id = 'k1'")
-    _sql(settings, "UPDATE concurrency_queue_wait_times SET wait_ms = 43 WHERE list_id = 'k1'")
-    _sql(settings, "UPDATE rate_limit_windows SET tokens = 5 WHERE key_id = 'k1'")
-    _sql(settings, "DELETE FROM concurrency_queue_counts WHERE key_id = 'k1'")
+    sql(settings, "UPDATE leases SET expires_at = expires_at + INTERVAL 1 SECOND WHERE key_id = 'k1'")
+    sql(settings, "UPDATE lease_key_expiry SET expires_at = expires_at + INTERVAL 1 HOUR WHERE key_id = 'k2'")
+    sql(settings, "UPDATE concurrency_queue_stats SET success = 7 WHERE key_id = 'k1'")
+    sql(settings, "UPDATE concurrency_queue_wait_times SET wait_ms = 43 WHERE list_id = 'k1'")
+    sql(settings, "UPDATE rate_limit_windows SET tokens = 5 WHERE key_id = 'k1'")
+    sql(settings, "DELETE FROM concurrency_queue_counts WHERE key_id = 'k1'")
     diffs, out = _verify(settings, rechecks=0)
     assert diffs["leases"].differing == {"concurrency:k1": ["members"], "concurrency:k2": ["ttl"]}
     assert diffs["concurrency_queues"].differing == {"concurrency:queue:stats:k1": ["counts"],
@@ -263,10 +251,10 @@ def test_migration_reads_use_their_indexes(settings, tmp_path):
     try:
         pool.fetchall("ANALYZE TABLE leases, lease_key_expiry, concurrency_queue_counts, concurrency_queue_stats, "
                       "concurrency_queue_wait_lists, concurrency_queue_wait_times, rate_limit_windows")
-        for sql, params in queries:
-            for step in pool.fetchall("EXPLAIN " + sql, params):
+        for statement, params in queries:
+            for step in pool.fetchall("EXPLAIN " + statement, params):
                 assert step["type"] != "ALL" and step["key"] in ("PRIMARY", "ix_concurrency_queue_wait_times_list"), \
-                    (sql, step)
+                    (statement, step)
     finally:
         pool.close()
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import io
 import json
 
-import pymysql
-import pytest
-
 from relaystore.migrate.rollback import mysql_to_redis
 from relaystore.migrate.run import Options, migrate_redis_to_mysql
 from relaystore.migrate.verify import verify
-from relaystore.mysql.pool import connect_args
 from relaystore.store import Store
 from tests.conftest import base_settings
 from tests.migrate import fill_request_details, fill_sessions, fill_settings, fill_users
-from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace
+from tests.migrate.conftest import assert_keyspaces_equal, data_dump, keyspace, sql
 
 MINE = ("system_settings,users,user_sessions,admin_sessions,admin_credentials,oauth_sessions,sticky_sessions,"
         "request_details")
@@ -44,15 +40,6 @@ def _verify(settings):
     out = io.StringIO()
     diffs = verify(settings, families=MINE, out=out, rechecks=0)
     return {d.name: d for d in diffs}, out.getvalue()
-
-
-def _sql(settings, statement, params=()):
-    con = pymysql.connect(**connect_args(settings, database=settings.mysql_database))
-    try:
-        with con.cursor() as cur:
-            cur.execute(statement, params)
-    finally:
-        con.close()
 
 
 def test_round_trip_verifies_clean_and_rolls_back_with_ttls(settings, client, make_prefix, tmp_path):
@@ -150,7 +137,7 @@ def test_verify_detects_changed_fields_missing_records_and_expiry(settings, clie
         session = store.sessions.create_user_session("u1", token=TOKEN)
     client.delete(f"{prefix}sticky_session:h:7:0")
     client.expire(f"{prefix}request_detail:item:rd_7_000000", 50)
-    _sql(settings, "UPDATE admin_sessions SET username = 'someone else' ORDER BY token LIMIT 1")
+    sql(settings, "UPDATE admin_sessions SET username = 'someone else' ORDER BY token LIMIT 1")
     diffs, text = _verify(settings)
     assert diffs["users"].differing == {f"user:{user.id}": ["display_name", "updated_at"]}
     assert diffs["user_sessions"].only_redis == [f"user_session:{session.token}"]
@@ -166,7 +153,7 @@ def test_expired_rows_are_neither_verified_nor_rolled_back(settings, client, mak
         store.sessions.set_sticky("long", "acct", ttl_seconds=3600)
     assert _migrate(settings, tmp_path, families="sticky_sessions")[0].exit_code == 0
     client.delete(f"{settings.redis_key_prefix}sticky_session:short")
-    _sql(settings, "UPDATE sticky_sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
+    sql(settings, "UPDATE sticky_sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND "
                    "WHERE session_hash = 'short'")
     diffs, _ = _verify(settings)
     assert diffs["sticky_sessions"].clean and diffs["sticky_sessions"].mysql_count == 1
@@ -188,14 +175,6 @@ def test_a_username_held_by_another_id_is_refused_not_overwritten(settings, clie
     summary, _ = _migrate(settings, tmp_path, families="users", delete_missing=True)
     assert summary.families[0].totals.gone == 1
     assert _migrate(settings, tmp_path, families="users")[0].exit_code == 0   # a1's row is gone: b2 fits
-
-
-@pytest.fixture
-def dual_store(settings):
-    store = Store(base_settings(database_type="dual", mysql_database=settings.mysql_database,
-                                redis_key_prefix=settings.redis_key_prefix))
-    yield store
-    store.close()
 
 
 def test_dual_mode_writes_reach_mysql_as_redis_holds_them(settings, dual_store):

@@ -24,6 +24,8 @@ from ...records import AccountGroup
 from ...redis import account_groups as redis_groups
 from ...redis.keys import Keys
 from ..family import Family, KeySource
+from .rows import key_pages
+from .rows import placeholders as _in
 
 GROUP_PREFIX = "account_group:"
 MEMBERS_PREFIX = "account_group_members:"
@@ -61,22 +63,8 @@ SELECT_MEMBER_GROUP_IDS_AFTER = """
 """
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 def _id_of(key: str, prefix: str) -> str:
     return key[len(prefix):]
-
-
-def _pages(pool: MySQLPool, sql: str, column: str, prefix: str, batch_size: int) -> Iterator[list[str]]:
-    after = ""
-    while True:
-        rows = pool.fetchall(sql, {"after": after, "limit": batch_size})
-        if not rows:
-            return
-        yield [prefix + row[column] for row in rows]
-        after = rows[-1][column]
 
 
 class AccountGroupsFamily(Family):
@@ -87,7 +75,7 @@ class AccountGroupsFamily(Family):
     def estimate(self, client: Any, k: Keys) -> int | None:
         return int(client.scard(k.account_groups)) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> AccountGroup:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> AccountGroup:
         group_id = _id_of(key, GROUP_PREFIX)
         if not rules.valid_id(group_id):
             raise DataError(f"{key}: group id is not 1-64 letters, digits, '_', '.', '-'")
@@ -110,7 +98,7 @@ class AccountGroupsFamily(Family):
             cur.execute(DELETE_ACCOUNT_GROUPS.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        return _pages(pool, SELECT_ACCOUNT_GROUP_IDS_AFTER, "id", GROUP_PREFIX, batch_size)
+        return key_pages(pool, SELECT_ACCOUNT_GROUP_IDS_AFTER, "id", GROUP_PREFIX, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, AccountGroup]:
         ids = [_id_of(k, GROUP_PREFIX) for k in keys]
@@ -142,7 +130,7 @@ class AccountGroupMembersFamily(Family):
                          regex=re.compile(re.escape(MEMBERS_PREFIX) + "[^:]+")),)
     tables = ("account_group_members",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> GroupMembers:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> GroupMembers:
         group_id = _id_of(key, MEMBERS_PREFIX)
         if not rules.valid_id(group_id):
             raise DataError(f"{key}: group id is not 1-64 letters, digits, '_', '.', '-'")
@@ -172,7 +160,7 @@ class AccountGroupMembersFamily(Family):
             cur.execute(DELETE_MEMBERS_OF_GROUPS.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        return _pages(pool, SELECT_MEMBER_GROUP_IDS_AFTER, "group_id", MEMBERS_PREFIX, batch_size)
+        return key_pages(pool, SELECT_MEMBER_GROUP_IDS_AFTER, "group_id", MEMBERS_PREFIX, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, GroupMembers]:
         ids = [_id_of(k, MEMBERS_PREFIX) for k in keys]

@@ -4,12 +4,11 @@ account_test_results rows (one per list entry, newest = highest id).
 
 Several of these keys expire (balances 3,600 s / 300 s, test history 30 days, test config 365
 days): the PTTL read with the value becomes an absolute expires_at, and the rollback re-arms the
-remaining TTL (account_ttl). Expired rows are neither compared nor rolled back. All of these keys
+remaining TTL (migrate/ttl.py). Expired rows are neither compared nor rolled back. All of these keys
 are data: nothing is derived.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,15 @@ from typing import Any
 from ...account_state_rules import check_account
 from ...errors import DataError, InvalidInput
 from ...jsnum import js_json
+from ...mysql.account_state import hash_fields
 from ...mysql.bulk import executemany
 from ...mysql.expiry import LIVE
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
+from .. import ttl
 from ..family import Family, KeySource
-from . import account_ttl
+from .rows import pages
+from .rows import placeholders as _in
 
 # kind (account_state.kind) -> (key prefix, Redis type), as upstream names the keys (spec §8).
 KINDS: dict[str, tuple[str, str]] = {
@@ -40,7 +42,7 @@ HISTORY = "test_history"
 UPSERT_ACCOUNT_STATE = f"""
     INSERT INTO account_state (platform, account_id, kind, value, expires_at)
     VALUES (%(platform)s, %(account_id)s, %(kind)s, %(value)s, %(expires_at)s)
-    ON DUPLICATE KEY UPDATE expires_at = {account_ttl.SQL_KEEP_CLOSE_EXPIRY}, value = VALUES(value)
+    ON DUPLICATE KEY UPDATE value = VALUES(value), {ttl.keep_close()}
 """
 
 # Batches are split per (platform, kind) / per platform: `platform = ? AND account_id IN (...)` is an
@@ -95,10 +97,6 @@ class StateRecord:
     expires_at: datetime | None
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 def _grouped(items: Sequence[tuple[Any, str]]) -> dict[Any, list[str]]:
     """{group: [account id, ...]} of (group, account id) pairs, for one IN list per group."""
     out: dict[Any, list[str]] = {}
@@ -131,20 +129,20 @@ class AccountStateFamily(Family):
     tables = ("account_state", "account_test_results")
     needs_ttl = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> StateRecord:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> StateRecord:
         kind, platform, account_id = split_key(key)
         try:
             check_account(platform, account_id)
         except InvalidInput as exc:
             raise DataError(f"{key}: {exc}") from None
         if kind == HISTORY:
-            if pttl_ms is not None and pttl_ms < 0:
+            if expire_at_ms is not None and expire_at_ms < 0:
                 # account_test_results.expires_at is NOT NULL: every upstream push re-arms 30 days.
                 raise DataError(f"{key}: test history without a TTL (upstream always sets one)")
             value = tuple(value)
         elif isinstance(value, dict):
             value = dict(value)
-        return StateRecord(platform, account_id, kind, value, account_ttl.expires_at(pttl_ms))
+        return StateRecord(platform, account_id, kind, value, ttl.expiry_of(expire_at_ms))
 
     def check(self, record: StateRecord, checker: Any) -> None:
         key = self.key_of(record)
@@ -181,7 +179,7 @@ class AccountStateFamily(Family):
         for record in records:
             rows = stored.get((record.platform, record.account_id), [])
             if (tuple(row["result"] for row in rows) != record.value
-                    or not all(account_ttl.same_expiry(row["expires_at"], record.expires_at) for row in rows)):
+                    or not all(ttl.same_expiry(row["expires_at"], record.expires_at) for row in rows)):
                 changed.append(record)
         if not changed:
             return
@@ -203,14 +201,10 @@ class AccountStateFamily(Family):
         self._delete_histories(cur, [(p, a) for kind, p, a in parts if kind == HISTORY])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = {"platform": "", "account_id": "", "kind": ""}
-        while rows := pool.fetchall(SELECT_ACCOUNT_STATE_KEYS_AFTER, {**after, "limit": batch_size}):
+        for rows in pages(pool, SELECT_ACCOUNT_STATE_KEYS_AFTER, batch_size, "platform", "account_id", "kind"):
             yield [key_of(r["kind"], r["platform"], r["account_id"]) for r in rows if r["kind"] in KINDS]
-            after = {name: rows[-1][name] for name in after}
-        after = {"platform": "", "account_id": ""}
-        while rows := pool.fetchall(SELECT_TEST_RESULT_ACCOUNTS_AFTER, {**after, "limit": batch_size}):
+        for rows in pages(pool, SELECT_TEST_RESULT_ACCOUNTS_AFTER, batch_size, "platform", "account_id"):
             yield [key_of(HISTORY, r["platform"], r["account_id"]) for r in rows]
-            after = {name: rows[-1][name] for name in after}
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StateRecord]:
         parts = [split_key(k) for k in keys]
@@ -223,12 +217,7 @@ class AccountStateFamily(Family):
             key = key_of(kind, row["platform"], row["account_id"])
             value = row["value"]
             if KINDS[kind][1] == "hash":
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    raise DataError(f"account_state row for {key}: stored hash is not valid JSON") from None
-                if not isinstance(value, dict):
-                    raise DataError(f"account_state row for {key}: stored hash is not a JSON object")
+                value = hash_fields(value, f"account_state row for {key}")
             out[key] = StateRecord(row["platform"], row["account_id"], kind, value, row["expires_at"])
         items: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for platform, ids in _grouped([(p, a) for kind, p, a in parts if kind == HISTORY]).items():
@@ -243,7 +232,7 @@ class AccountStateFamily(Family):
 
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[StateRecord]) -> None:
         for record in records:
-            if not account_ttl.live(record.expires_at):
+            if not ttl.live(record.expires_at):
                 continue
             full = k.prefix + self.key_of(record)
             kind_type = KINDS[record.kind][1]
@@ -255,10 +244,10 @@ class AccountStateFamily(Family):
                 pipe.rpush(full, *record.value)
             else:
                 pipe.set(full, record.value)
-            account_ttl.queue_expiry(pipe, full, record.expires_at)
+            ttl.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: StateRecord, mysql_record: StateRecord) -> list[str]:
         diff = [] if redis_record.value == mysql_record.value else ["value"]
-        if not account_ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
+        if not ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
             diff.append("ttl")
         return diff

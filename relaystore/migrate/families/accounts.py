@@ -11,7 +11,6 @@ value such as priority "50.0" or a missing status comes back as "50" / "active",
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from ...mysql.pool import MySQLPool
 from ...redis import accounts as redis_accounts
 from ...redis.keys import Keys
 from ..family import Family, KeySource
+from .rows import pages
+from .rows import placeholders as _in
 
 _K = Keys("")
 # platform -> its key prefix ("claude:account:", "bedrock_account:", ...), from the Redis layout's own table.
@@ -64,10 +65,6 @@ class StoredAccount:
     id: str
     typed: dict[str, Any]
     fields: dict[str, Any] = field(repr=False)   # holds ciphertexts: never in a repr or a log
-
-
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
 
 
 def by_platform(keys: Sequence[str]) -> dict[str, list[str]]:
@@ -110,20 +107,12 @@ class AccountsFamily(Family):
             pipe.scard(k.account_index(platform))
         return sum(int(n) for n in pipe.execute()) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> StoredAccount:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> StoredAccount:
         platform, account_id = split_key(key)
         spec = rules.PLATFORMS[platform]
         if not rules.valid_id(account_id):
             raise DataError(f"{key}: account id is not 1-64 letters, digits, '_', '.', '-'")
-        if spec.json_record:
-            try:
-                stored = json.loads(value)
-            except ValueError:
-                raise DataError(f"{key}: value is not valid JSON") from None
-            if not isinstance(stored, dict):
-                raise DataError(f"{key}: value is not a JSON object")
-        else:
-            stored = value
+        stored = redis_accounts.stored_from_json(value, key) if spec.json_record else value
         typed = rules.decode_typed(stored, key)
         return StoredAccount(platform, account_id, typed,
                              {k: v for k, v in stored.items() if k not in rules.TYPED_UPSTREAM})
@@ -150,13 +139,8 @@ class AccountsFamily(Family):
         cur.execute(DELETE_MEMBERSHIPS_OF.format(ids=_in(len(every))), every)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = {"platform": "", "id": ""}
-        while True:
-            rows = pool.fetchall(SELECT_ACCOUNT_KEYS_AFTER, {**after, "limit": batch_size})
-            if not rows:
-                return
+        for rows in pages(pool, SELECT_ACCOUNT_KEYS_AFTER, batch_size, "platform", "id"):
             yield [PREFIXES[row["platform"]] + row["id"] for row in rows if row["platform"] in PREFIXES]
-            after = {"platform": rows[-1]["platform"], "id": rows[-1]["id"]}
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, StoredAccount]:
         rows = []

@@ -18,6 +18,7 @@ from ...records import ApiKey
 from ...redis import api_keys as redis_api_keys
 from ...redis.keys import Keys
 from ..family import Family, KeySource
+from .rows import key_pages
 
 # apikey:{id} with exactly one colon; apikey:hash_map is the one other single-colon hash.
 KEY_RE = re.compile(r"apikey:(?!hash_map\Z)([^:]+)")
@@ -41,7 +42,7 @@ class ApiKeysFamily(Family):
         """apikey:idx:all lists every key id upstream indexed (deleted ones included)."""
         return int(client.scard(k.api_key_idx_all)) or None
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> ApiKey:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> ApiKey:
         """The Redis DAO's decoder, plus what MySQL needs: matching id, a hex hash, a creation time."""
         record = redis_api_keys.decode(value, key)
         if record.id != key.partition(":")[2]:
@@ -68,13 +69,7 @@ class ApiKeysFamily(Family):
         mysql_api_keys.delete_api_keys(cur, [k.partition(":")[2] for k in keys])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(SELECT_API_KEY_IDS_AFTER, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            yield [f"apikey:{row['id']}" for row in rows]
-            after = rows[-1]["id"]
+        return key_pages(pool, SELECT_API_KEY_IDS_AFTER, "id", "apikey:", batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, ApiKey]:
         ids = [k.partition(":")[2] for k in keys]

@@ -19,8 +19,10 @@ from ...errors import DataError, InvalidInput
 from ...mysql import bulk
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
+from .. import ttl
 from ..family import Family, KeySource
-from . import limit_expiry as expiry
+from .rows import pages
+from .rows import placeholders as _in
 
 COUNT_RE = re.compile(r"concurrency:queue:(?!stats:|wait_times:)(.+)", re.DOTALL)
 STATS_RE = re.compile(r"concurrency:queue:stats:(.+)", re.DOTALL)
@@ -53,16 +55,16 @@ class WaitList:
 
 UPSERT_QUEUE_COUNTS = f"""
     INSERT INTO concurrency_queue_counts (key_id, waiting, expires_at) VALUES (%s, %s, %s)
-    ON DUPLICATE KEY UPDATE waiting = VALUES(waiting), {expiry.keep_close('expires_at')}
+    ON DUPLICATE KEY UPDATE waiting = VALUES(waiting), {ttl.keep_close('expires_at')}
 """
 UPSERT_QUEUE_STATS = (
     f"INSERT INTO concurrency_queue_stats (key_id, {_STAT_COLUMNS}, expires_at) VALUES (%s, "
     + ", ".join(["%s"] * len(rules.QUEUE_OUTCOMES)) + ", %s)\n    ON DUPLICATE KEY UPDATE "
-    + ", ".join(f"{c} = VALUES({c})" for c in rules.QUEUE_OUTCOMES) + f", {expiry.keep_close('expires_at')}"
+    + ", ".join(f"{c} = VALUES({c})" for c in rules.QUEUE_OUTCOMES) + f", {ttl.keep_close('expires_at')}"
 )
 UPSERT_WAIT_LISTS = f"""
     INSERT INTO concurrency_queue_wait_lists (list_id, expires_at) VALUES (%s, %s)
-    ON DUPLICATE KEY UPDATE {expiry.keep_close('expires_at')}
+    ON DUPLICATE KEY UPDATE {ttl.keep_close('expires_at')}
 """
 # Samples are replaced only for lists whose samples changed: ids are AUTO_INCREMENT, so rewriting an
 # unchanged list would change rows on a re-run. Inserted oldest first: id order is push order.
@@ -114,10 +116,6 @@ def count_keys(pool: MySQLPool) -> list[str]:
     return [_COUNT + row["key_id"] for row in pool.fetchall(SELECT_ALL_QUEUE_COUNT_IDS)]
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 _WHOLE = re.compile(r"0|-?[1-9][0-9]*")
 
 
@@ -150,10 +148,9 @@ class ConcurrencyQueuesFamily(Family):
     tables = ("concurrency_queue_counts", "concurrency_queue_stats", "concurrency_queue_wait_lists",
               "concurrency_queue_wait_times")
     needs_ttl = True
-    ttl_as_expiry = True
 
     def decode(self, key: str, value: Any, expire_at_ms: int | None) -> QueueCount | QueueStatsCounters | WaitList:
-        expires_at = expiry.expiry_of(expire_at_ms)
+        expires_at = ttl.expiry_of(expire_at_ms) or ttl.NEVER
         if STATS_RE.fullmatch(key):
             unknown = sorted(set(value) - set(rules.QUEUE_OUTCOMES))
             if unknown:
@@ -210,15 +207,10 @@ class ConcurrencyQueuesFamily(Family):
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
         for sql, prefix in ((SELECT_QUEUE_COUNT_PAGE, _COUNT), (SELECT_QUEUE_STATS_PAGE, _STATS),
                             (SELECT_WAIT_LIST_PAGE, _WAITS)):
-            after = ""
-            while True:
-                rows = pool.fetchall(sql, {"after": after, "limit": batch_size})
-                if not rows:
-                    break
+            for rows in pages(pool, sql, batch_size, "id"):
                 live = [prefix + row["id"] for row in rows if row["live"]]
                 if live:
                     yield live
-                after = rows[-1]["id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -245,8 +237,7 @@ class ConcurrencyQueuesFamily(Family):
 
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[Any]) -> None:
         for record in records:
-            left = expiry.remaining_ms(record.expires_at)
-            if left is not None and left <= 0:
+            if not ttl.live(record.expires_at):
                 continue   # expired since it was read
             full = k.prefix + self.key_of(record)
             if isinstance(record, QueueStatsCounters):
@@ -258,7 +249,7 @@ class ConcurrencyQueuesFamily(Family):
                 pipe.rpush(full, *record.samples)
             else:
                 pipe.set(full, record.waiting)
-            expiry.queue_expiry(pipe, full, record.expires_at)
+            ttl.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: Any, mysql_record: Any) -> list[str]:
         diff = []
@@ -267,6 +258,6 @@ class ConcurrencyQueuesFamily(Family):
                 diff.append(name)
         if type(redis_record) is not type(mysql_record):
             diff.append("type")
-        if not expiry.same_expiry(redis_record.expires_at, mysql_record.expires_at):
+        if not ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
             diff.append("ttl")
         return diff

@@ -1,11 +1,9 @@
 """Shared base for families whose Redis keys carry a TTL (sessions, sticky mappings, request details).
 
-A record is the key's decoded value plus its absolute expiry: decode() turns the key's PTTL into
-now + PTTL (None when the key has no TTL), write_mysql stores that instant in the row's
-expires_at (mysql/expiry.py), and write_redis re-arms the *remaining* TTL with PEXPIREAT from
-it, so a rollback an hour later gives each key an hour less, as Redis would have. compare()
-accepts expiry differences of up to EXPIRY_TOLERANCE: the two sides compute "now" a few
-milliseconds apart, and a key re-armed while a copy runs moves by the time between them.
+A record is the key's decoded value plus its absolute expiry as Redis holds it (migrate/ttl.py:
+the same instant on every copy), stored in the row's expires_at (mysql/expiry.py) and re-armed
+with PEXPIREAT by write_redis, so a rollback an hour later gives each key an hour less, as Redis
+would have.
 
 Subclasses say how one value maps (decode_value, compare_values, queue_value); KeyedTableFamily
 adds the MySQL side for the usual shape, one row per key in a table keyed by the key's variable
@@ -15,18 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from ...errors import DataError
 from ...mysql import bulk, expiry
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
-from ...timefmt import utcnow
+from .. import ttl
 from ..family import Family
+from .rows import key_pages
 
 T = TypeVar("T")
-EXPIRY_TOLERANCE = timedelta(seconds=2)
 SHOWN_SECRET_CHARS = 6
 
 
@@ -45,43 +43,6 @@ class Parsed(Generic[T]):
 
     text: str
     record: T
-
-
-def expiry_from_pttl(pttl_ms: int | None, now: datetime | None = None) -> datetime | None:
-    """The absolute expiry of a key whose PTTL is `pttl_ms` (-1 or None: no TTL), to the millisecond."""
-    if pttl_ms is None or pttl_ms < 0:
-        return None
-    return (now or utcnow()) + timedelta(milliseconds=pttl_ms)
-
-
-def naive_utc(at: datetime | None) -> datetime | None:
-    """A DATETIME(3) parameter (naive UTC) for an aware time."""
-    return None if at is None else at.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def aware_utc(at: datetime | None) -> datetime | None:
-    """An aware UTC time for a DATETIME(3) column value."""
-    return None if at is None else at.replace(tzinfo=timezone.utc)
-
-
-def expiry_ms(at: datetime) -> int:
-    """PEXPIREAT's argument: Unix time in milliseconds."""
-    return round(at.timestamp() * 1000)
-
-
-def arm(pipe: Any, full_key: str, expires_at: datetime | None) -> None:
-    """Queue the TTL a rolled-back key gets: PEXPIREAT at its stored expiry (none when None).
-
-    An expiry already past deletes the key, as Redis would have by then."""
-    if expires_at is not None:
-        pipe.pexpireat(full_key, expiry_ms(expires_at))
-
-
-def expiries_differ(a: datetime | None, b: datetime | None) -> bool:
-    """True unless both are None or they are within EXPIRY_TOLERANCE of each other."""
-    if a is None or b is None:
-        return a is not b
-    return abs(a - b) > EXPIRY_TOLERANCE
 
 
 def redact_tail(key: str, prefix: str) -> str:
@@ -105,8 +66,8 @@ class ExpiringFamily(Family, Generic[T]):
             return redact_tail(key, self.secret_prefix)
         return key
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> Expiring[T]:
-        expires_at = expiry_from_pttl(pttl_ms)
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> Expiring[T]:
+        expires_at = ttl.aware_utc(ttl.expiry_of(expire_at_ms))
         if expires_at is None and not self.ttl_optional:
             raise DataError(f"{self.label(key)}: the key has no TTL (upstream always sets one); "
                             "EXPIRE it or delete it")
@@ -121,7 +82,7 @@ class ExpiringFamily(Family, Generic[T]):
 
     def compare(self, redis_record: Expiring[T], mysql_record: Expiring[T]) -> list[str]:
         diff = self.compare_values(redis_record.value, mysql_record.value)
-        if expiries_differ(redis_record.expires_at, mysql_record.expires_at):
+        if not ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
             diff.append("expires_at")
         return diff
 
@@ -132,7 +93,7 @@ class ExpiringFamily(Family, Generic[T]):
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[Expiring[T]]) -> None:
         for record in records:
             self.queue_value(pipe, k, record)
-            arm(pipe, k.prefix + record.key, record.expires_at)
+            ttl.queue_expiry(pipe, k.prefix + record.key, record.expires_at)
 
     def queue_value(self, pipe: Any, k: Keys, record: Expiring[T]) -> None:
         """Queue upstream's write of the value (without its TTL: write_redis arms that)."""
@@ -175,7 +136,7 @@ class KeyedTableFamily(ExpiringFamily[T]):
 
     def write_mysql(self, cur: Any, records: Sequence[Expiring[T]]) -> None:
         bulk.executemany(cur, self.upsert_sql, [
-            {self.key_column: self._id(r.key), **self.to_row(r), "expires_at": naive_utc(r.expires_at)}
+            {self.key_column: self._id(r.key), **self.to_row(r), "expires_at": ttl.naive_utc(r.expires_at)}
             for r in records])
 
     def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
@@ -183,13 +144,7 @@ class KeyedTableFamily(ExpiringFamily[T]):
             cur.execute(self.delete_sql.format(keys=expiry.placeholders(len(keys))), [self._id(k) for k in keys])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(self.keys_sql, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            yield [self.key_prefix + row["k"] for row in rows]
-            after = rows[-1]["k"]
+        return key_pages(pool, self.keys_sql, "k", self.key_prefix, batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, Expiring[T]]:
         ids = [self._id(k) for k in keys if k.startswith(self.key_prefix)]
@@ -199,5 +154,5 @@ class KeyedTableFamily(ExpiringFamily[T]):
         out: dict[str, Expiring[T]] = {}
         for row in rows:
             key = self.key_prefix + row[self.key_column]
-            out[key] = Expiring(key, self.from_row(key, row), aware_utc(row["expires_at"]))
+            out[key] = Expiring(key, self.from_row(key, row), ttl.aware_utc(row["expires_at"]))
         return out

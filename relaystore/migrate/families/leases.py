@@ -18,12 +18,14 @@ from ...errors import DataError, InvalidInput
 from ...mysql import bulk
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
+from .. import ttl
 from ..family import Family, KeySource
-from . import limit_expiry as expiry
+from .rows import pages
+from .rows import placeholders as _in
 
 KEY_RE = re.compile(r"concurrency:(?!queue:)(.+)", re.DOTALL)
 _PREFIX = "concurrency:"
-_MAX_SCORE_MS = expiry.to_ms(expiry.NEVER)
+_MAX_SCORE_MS = ttl.to_ms(ttl.NEVER)
 _GRACE = timedelta(milliseconds=rules.LEASE_GRACE_MS)
 
 # The key's lock row first (as acquire() takes it), then its leases replaced, then the set's expiry.
@@ -32,7 +34,7 @@ DELETE_LEASES_OF_KEYS = "DELETE FROM leases WHERE key_id IN ({ids})"
 INSERT_LEASES = "INSERT INTO leases (key_id, request_id, expires_at) VALUES (%s, %s, %s)"
 UPSERT_LEASE_KEY_EXPIRY = f"""
     INSERT INTO lease_key_expiry (key_id, expires_at, newest_lease) VALUES (%s, %s, %s)
-    ON DUPLICATE KEY UPDATE {expiry.keep_close('expires_at')}, newest_lease = VALUES(newest_lease)
+    ON DUPLICATE KEY UPDATE {ttl.keep_close('expires_at')}, newest_lease = VALUES(newest_lease)
 """
 DELETE_LEASE_KEY_EXPIRY = "DELETE FROM lease_key_expiry WHERE key_id IN ({ids})"
 
@@ -71,16 +73,11 @@ def key_expiry(newest: datetime, stored: datetime | None, copied_newest: datetim
     return newest + _GRACE
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 class LeasesFamily(Family):
     name = "leases"
     sources = (KeySource(type="zset", match="concurrency:*", regex=KEY_RE),)
     tables = ("lease_keys", "leases", "lease_key_expiry")
     needs_ttl = True
-    ttl_as_expiry = True
 
     def decode(self, key: str, value: Any, expire_at_ms: int | None) -> LeaseSet:
         key_id = key[len(_PREFIX):]
@@ -96,7 +93,7 @@ class LeasesFamily(Family):
             if score != int(score) or not 0 <= score < _MAX_SCORE_MS:
                 raise DataError(f"{key}: a member's score is not an expiry in whole epoch ms")
             members.append((member, int(score)))
-        return LeaseSet(key_id, tuple(sorted(members)), expiry.expiry_of(expire_at_ms))
+        return LeaseSet(key_id, tuple(sorted(members)), ttl.expiry_of(expire_at_ms) or ttl.NEVER)
 
     def key_of(self, record: LeaseSet) -> str:
         return _PREFIX + record.key_id
@@ -106,10 +103,10 @@ class LeasesFamily(Family):
         ids = [r.key_id for r in records]
         bulk.executemany(cur, INSERT_LEASE_KEYS, [(i,) for i in ids])
         cur.execute(DELETE_LEASES_OF_KEYS.format(ids=_in(len(ids))), ids)
-        bulk.executemany(cur, INSERT_LEASES, [(r.key_id, member, expiry.from_ms(score))
+        bulk.executemany(cur, INSERT_LEASES, [(r.key_id, member, ttl.from_ms(score))
                                               for r in records for member, score in r.members])
         bulk.executemany(cur, UPSERT_LEASE_KEY_EXPIRY,
-                         [(r.key_id, r.expires_at, expiry.from_ms(max(s for _, s in r.members))) for r in records])
+                         [(r.key_id, r.expires_at, ttl.from_ms(max(s for _, s in r.members))) for r in records])
 
     def delete_mysql(self, cur: Any, keys: Sequence[str]) -> None:
         ids = sorted(k[len(_PREFIX):] for k in keys)
@@ -117,17 +114,12 @@ class LeasesFamily(Family):
         cur.execute(DELETE_LEASE_KEY_EXPIRY.format(ids=_in(len(ids))), ids)
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(SELECT_LEASE_KEY_PAGE, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            now = expiry.from_ms(expiry.now_ms())
+        for rows in pages(pool, SELECT_LEASE_KEY_PAGE, batch_size, "key_id"):
+            now = ttl.from_ms(ttl.now_ms())
             live = [_PREFIX + row["key_id"] for row in rows
                     if key_expiry(row["newest"], row["key_expires_at"], row["newest_lease"]) > now]
             if live:
                 yield live
-            after = rows[-1]["key_id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, LeaseSet]:
         ids = [k[len(_PREFIX):] for k in keys if KEY_RE.fullmatch(k)]
@@ -137,30 +129,29 @@ class LeasesFamily(Family):
         grouped: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             grouped.setdefault(row["key_id"], []).append(row)
-        now = expiry.from_ms(expiry.now_ms())
+        now = ttl.from_ms(ttl.now_ms())
         out = {}
         for key_id, group in grouped.items():
             expires = key_expiry(max(row["expires_at"] for row in group), group[0]["key_expires_at"],
                                  group[0]["newest_lease"])
             if expires <= now:
                 continue   # the set has expired: Redis would no longer hold it
-            members = tuple((row["request_id"], expiry.to_ms(row["expires_at"])) for row in group)
+            members = tuple((row["request_id"], ttl.to_ms(row["expires_at"])) for row in group)
             out[_PREFIX + key_id] = LeaseSet(key_id, members, expires)
         return out
 
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[LeaseSet]) -> None:
         for record in records:
-            left = expiry.remaining_ms(record.expires_at)
-            if left is not None and left <= 0:
+            if not ttl.live(record.expires_at):
                 continue   # expired since it was read
             full = k.concurrency(record.key_id)
             pipe.zadd(full, {member: score for member, score in record.members})
-            expiry.queue_expiry(pipe, full, record.expires_at)
+            ttl.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: LeaseSet, mysql_record: LeaseSet) -> list[str]:
         diff = []
         if redis_record.members != mysql_record.members:
             diff.append("members")
-        if not expiry.same_expiry(redis_record.expires_at, mysql_record.expires_at):
+        if not ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
             diff.append("ttl")
         return diff

@@ -20,9 +20,11 @@ from ...errors import DataError, InvalidInput
 from ...mysql import bulk
 from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
+from .. import ttl
 from ..family import Family, KeySource
-from . import limit_expiry as expiry
 from .concurrency_queues import whole_number
+from .rows import pages
+from .rows import placeholders as _in
 
 PARTS = ("window_start", "requests", "tokens", "cost")
 COUNTERS = PARTS[1:]
@@ -30,7 +32,7 @@ KEY_RE = re.compile(r"rate_limit:(window_start|requests|tokens|cost):(.+)", re.D
 _BIGINT = 2 ** 63 - 1
 _COST_SCALE = Decimal("1e-10")                   # rate_limit_windows.cost DECIMAL(24,10)
 _COST_MAX = Decimal(10) ** 14
-NO_WINDOW = expiry.EPOCH                         # window_start and expires_at of a row without a window key
+NO_WINDOW = ttl.EPOCH                         # window_start and expires_at of a row without a window key
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class RateLimitPart:
 
 UPSERT_WINDOW_START = f"""
     INSERT INTO rate_limit_windows (key_id, window_start, expires_at) VALUES (%s, %s, %s)
-    ON DUPLICATE KEY UPDATE window_start = VALUES(window_start), {expiry.keep_close('expires_at')}
+    ON DUPLICATE KEY UPDATE window_start = VALUES(window_start), {ttl.keep_close('expires_at')}
 """
 # A counter arriving before its window_start key creates the row without a window.
 UPSERT_COUNTER = """
@@ -67,10 +69,6 @@ SELECT_WINDOWS = """
 """
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 def cost_text(value: Decimal) -> str:
     """The cost as INCRBYFLOAT writes it: plain decimal, no trailing zeros ("0", "1.5", "100")."""
     return format(value.normalize(), "f") if value else "0"
@@ -82,10 +80,10 @@ def parts_of_row(row: dict[str, Any], now: datetime) -> list[RateLimitPart]:
     key_id = row["key_id"]
     values = {"requests": int(row["requests"]), "tokens": int(row["tokens"]), "cost": Decimal(row["cost"])}
     if row["window_start"] == NO_WINDOW:
-        return [RateLimitPart(key_id, part, values[part], expiry.NEVER) for part in COUNTERS if values[part]]
+        return [RateLimitPart(key_id, part, values[part], ttl.NEVER) for part in COUNTERS if values[part]]
     if row["expires_at"] <= now:
         return []
-    values["window_start"] = expiry.to_ms(row["window_start"])
+    values["window_start"] = ttl.to_ms(row["window_start"])
     return [RateLimitPart(key_id, part, values[part], row["expires_at"]) for part in PARTS]
 
 
@@ -94,7 +92,6 @@ class RateLimitsFamily(Family):
     sources = (KeySource(type="string", match="rate_limit:*", regex=KEY_RE),)
     tables = ("rate_limit_windows",)
     needs_ttl = True
-    ttl_as_expiry = True
 
     def decode(self, key: str, value: Any, expire_at_ms: int | None) -> RateLimitPart:
         match = KEY_RE.fullmatch(key)
@@ -114,17 +111,17 @@ class RateLimitsFamily(Family):
                 raise DataError(f"{key}: value is not a cost MySQL can hold (0 to 10^14 USD)")
             number = number.quantize(_COST_SCALE)
         elif part == "window_start":
-            number = whole_number(key, value, "value", 1, expiry.to_ms(expiry.NEVER) - 1)
+            number = whole_number(key, value, "value", 1, ttl.to_ms(ttl.NEVER) - 1)
         else:
             number = whole_number(key, value, "value", 0, _BIGINT)
-        return RateLimitPart(key_id, part, number, expiry.expiry_of(expire_at_ms))
+        return RateLimitPart(key_id, part, number, ttl.expiry_of(expire_at_ms) or ttl.NEVER)
 
     def key_of(self, record: RateLimitPart) -> str:
         return f"rate_limit:{record.part}:{record.key_id}"
 
     def write_mysql(self, cur: Any, records: Sequence[RateLimitPart]) -> None:
         records = sorted(records, key=lambda r: (r.key_id, PARTS.index(r.part)))
-        starts = [(r.key_id, expiry.from_ms(int(r.value)), r.expires_at) for r in records if r.part == "window_start"]
+        starts = [(r.key_id, ttl.from_ms(int(r.value)), r.expires_at) for r in records if r.part == "window_start"]
         bulk.executemany(cur, UPSERT_WINDOW_START, starts)
         for column in COUNTERS:
             rows = [(r.key_id, NO_WINDOW, NO_WINDOW, r.value) for r in records if r.part == column]
@@ -147,23 +144,18 @@ class RateLimitsFamily(Family):
             cur.execute(DELETE_EMPTY_WINDOWS.format(ids=_in(len(ids))), [*ids, NO_WINDOW])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(SELECT_WINDOW_PAGE, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            now = expiry.from_ms(expiry.now_ms())
+        for rows in pages(pool, SELECT_WINDOW_PAGE, batch_size, "key_id"):
+            now = ttl.from_ms(ttl.now_ms())
             keys = [self.key_of(p) for row in rows for p in parts_of_row(row, now)]
             if keys:
                 yield keys
-            after = rows[-1]["key_id"]
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, RateLimitPart]:
         wanted = set(keys)
         ids = sorted({m.group(2) for m in map(KEY_RE.fullmatch, keys) if m})
         if not ids:
             return {}
-        now = expiry.from_ms(expiry.now_ms())
+        now = ttl.from_ms(ttl.now_ms())
         out = {}
         for row in pool.fetchall(SELECT_WINDOWS.format(ids=_in(len(ids))), ids):
             for part in parts_of_row(row, now):
@@ -174,18 +166,17 @@ class RateLimitsFamily(Family):
 
     def write_redis(self, pipe: Any, k: Keys, records: Sequence[RateLimitPart]) -> None:
         for record in records:
-            left = expiry.remaining_ms(record.expires_at)
-            if left is not None and left <= 0:
+            if not ttl.live(record.expires_at):
                 continue   # the window ended since it was read
             full = k.prefix + self.key_of(record)
             text = cost_text(record.value) if record.part == "cost" else str(record.value)   # type: ignore[arg-type]
             pipe.set(full, text)
-            expiry.queue_expiry(pipe, full, record.expires_at)
+            ttl.queue_expiry(pipe, full, record.expires_at)
 
     def compare(self, redis_record: RateLimitPart, mysql_record: RateLimitPart) -> list[str]:
         diff = []
         if redis_record.value != mysql_record.value:
             diff.append("value")
-        if not expiry.same_expiry(redis_record.expires_at, mysql_record.expires_at):
+        if not ttl.same_expiry(redis_record.expires_at, mysql_record.expires_at):
             diff.append("ttl")
         return diff

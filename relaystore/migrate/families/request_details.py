@@ -17,7 +17,8 @@ from ...errors import DataError
 from ...records import RequestDetail
 from ...redis.keys import Keys
 from ..family import KeySource
-from .expiring import Expiring, KeyedTableFamily, Parsed, expiry_ms, naive_utc
+from ..ttl import naive_utc, queue_expiry
+from .expiring import Expiring, KeyedTableFamily, Parsed
 
 INDEX_GRACE = timedelta(seconds=rules.INDEX_GRACE_SECONDS)
 
@@ -59,6 +60,5 @@ class RequestDetailsFamily(KeyedTableFamily[Parsed[RequestDetail]]):
         if record.expires_at is not None:
             # The day's TTL is its longest-lived item's plus a day: set it on a fresh ZSET (NX), then
             # only ever lengthen it (GT) as later items of the same day are written.
-            at = expiry_ms(record.expires_at + INDEX_GRACE)
-            pipe.pexpireat(day, at, nx=True)
-            pipe.pexpireat(day, at, gt=True)
+            queue_expiry(pipe, day, record.expires_at + INDEX_GRACE, nx=True)
+            queue_expiry(pipe, day, record.expires_at + INDEX_GRACE, gt=True)

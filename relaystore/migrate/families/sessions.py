@@ -8,21 +8,21 @@ name is a hash of conversation content, not a credential, and is shown.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ... import session_rules as rules
 from ...errors import DataError
-from ...jsnum import js_json
+from ...jsnum import js_json, json_object
 from ...mysql import admin as mysql_admin
 from ...mysql import bulk
 from ...mysql.pool import MySQLPool
 from ...records import AdminCredentials, AdminSession, UserSession
 from ...redis.keys import Keys
 from ..family import KeySource
-from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed, aware_utc, naive_utc
+from ..ttl import aware_utc, naive_utc
+from .expiring import Expiring, ExpiringFamily, KeyedTableFamily, Parsed
 
 _ANY = re.DOTALL   # a key's variable part may hold any character, newlines included
 
@@ -44,13 +44,7 @@ def _hash(value: Any, label: str) -> dict[str, str]:
 
 
 def _json_object(text: str | None, label: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        raise DataError(f"{label}: stored JSON is not valid") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{label}: stored JSON is not an object")
-    return value
+    return json_object(text or "{}", f"{label}: stored JSON")
 
 
 class UserSessionsFamily(KeyedTableFamily[Parsed[UserSession]]):

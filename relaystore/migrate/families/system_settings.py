@@ -16,6 +16,7 @@ from ...mysql.pool import MySQLPool
 from ...redis.keys import Keys
 from ...settings_rules import KNOWN_SETTINGS
 from ..family import Family, KeySource
+from .rows import placeholders as _in
 
 SETTING_NAMES: tuple[str, ...] = tuple(KNOWN_SETTINGS)
 
@@ -38,10 +39,6 @@ DELETE_SYSTEM_SETTINGS = "DELETE FROM system_settings WHERE name IN ({names})"
 SELECT_SYSTEM_SETTINGS_BY_NAMES = "SELECT name, value FROM system_settings WHERE name IN ({names}) ORDER BY name"
 
 
-def _in(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
 class SystemSettingsFamily(Family):
     name = "system_settings"
     tables = ("system_settings",)
@@ -54,7 +51,7 @@ class SystemSettingsFamily(Family):
     def estimate(self, client: Any, k: Keys) -> int | None:
         return len(self.names)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> Setting:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> Setting:
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
         return Setting(key, value)

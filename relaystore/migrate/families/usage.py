@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,13 +27,12 @@ from ...mysql.pool import MySQLPool
 from ...redis import codec
 from ...redis import usage as redis_usage
 from ...redis.keys import Keys
+from .. import ttl
 from ..family import Family, KeySource
 
 D, M, H = r"[0-9]{4}-[0-9]{2}-[0-9]{2}", r"[0-9]{4}-[0-9]{2}", r"[0-9]{4}-[0-9]{2}-[0-9]{2}:[0-9]{2}"
 W = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}"
 ID = r"(?P<o>[^:]+)"
-TTL_TOLERANCE_MS = 2000      # verify: a TTL read a moment apart on each side
-REWRITE_AFTER_MS = 1000      # a re-run keeps a stored expiry that moved less than this (idempotent re-runs)
 HASH, COST, REAL = 1, 2, 4   # roles: bits of usage_rollups.redis_keys
 
 _PLAIN = {"requests": "requests", "inputTokens": "input_tokens", "outputTokens": "output_tokens",
@@ -341,41 +339,16 @@ def render_cost(value: Decimal, text: str | None) -> str:
     return format(value.normalize(), "f")
 
 
-def _expiry(pttl_ms: int | None) -> int | None:
-    if pttl_ms is None or pttl_ms < 0:
-        return None
-    return int(time.time() * 1000) + pttl_ms
-
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _to_datetime(ms: int | None) -> datetime | None:
-    """Epoch milliseconds as the naive UTC DATETIME(3) the *_expires_at columns hold."""
-    return None if ms is None else _EPOCH + timedelta(milliseconds=ms)
-
-
-def _to_ms(value: datetime | None) -> int | None:
-    return None if value is None else (value - _EPOCH) // timedelta(milliseconds=1)
-
-
 # --- SQL ---------------------------------------------------------------------------------------
 
 _PK_LIST = ", ".join(PK)
 _COUNTER_LIST = ", ".join(COUNTERS)
 
 
-def _keep_expiry(col: str) -> str:
-    """A stored expiry a re-run read a moment later stays as it was (so a re-run changes nothing)."""
-    return (f"{col} = IF({col} IS NOT NULL AND VALUES({col}) IS NOT NULL "
-            f"AND ABS(TIMESTAMPDIFF(MICROSECOND, {col}, VALUES({col}))) < {REWRITE_AFTER_MS * 1000}, "
-            f"{col}, VALUES({col}))")
-
-
 def _upsert(columns: Sequence[str], meta: Sequence[str], expires: str, bit: int) -> str:
     cols = [*PK, *columns, *meta, expires, "redis_keys"]
     updates = [f"{c} = VALUES({c})" for c in (*columns, *meta)]
-    updates += [_keep_expiry(expires), f"redis_keys = COALESCE(redis_keys, 0) | {bit}"]
+    updates += [ttl.keep_close(expires), f"redis_keys = COALESCE(redis_keys, 0) | {bit}"]
     return (f"INSERT INTO usage_rollups ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
             f"ON DUPLICATE KEY UPDATE {', '.join(updates)}")
 
@@ -464,7 +437,7 @@ def values_of_row(row: dict[str, Any], now_ms: int) -> list[UsageValue]:
         else:
             value = render_cost(row["real_cost"], row["real_cost_text"])
         # a copied key keeps its expiry; any other is armed as if written now, as the relay would
-        expires = _to_ms(row[expires_col]) if bits & role else (now_ms + kind.ttl * 1000 if kind.ttl else None)
+        expires = ttl.epoch_ms(row[expires_col]) if bits & role else (now_ms + kind.ttl * 1000 if kind.ttl else None)
         out.append(UsageValue(kind.key(owner, model, bucket), kind, pk, value, expires, {}))  # type: ignore[misc]
     return out
 
@@ -487,7 +460,7 @@ class UsageFamily(Family):
     tables = ("usage_rollups",)
     needs_ttl = True
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> UsageValue:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> UsageValue:
         parsed = parse_key(key)
         if parsed is None:
             raise DataError(f"{key}: not a usage key")
@@ -501,7 +474,8 @@ class UsageFamily(Family):
                 raise DataError(f"{key}: not a string value")
             cost = decode_cost(key, value)
             cols, extra = {"rated_cost" if kind.role == COST else "real_cost": cost}, value
-        return UsageValue(key, kind, pk, value, _expiry(pttl_ms), cols, extra)
+        expires = expire_at_ms if expire_at_ms is not None and expire_at_ms >= 0 else None   # -1: no TTL
+        return UsageValue(key, kind, pk, value, expires, cols, extra)
 
     def check(self, record: UsageValue, checker: Any) -> None:
         row = dict(zip(PK, record.pk))
@@ -528,7 +502,7 @@ class UsageFamily(Family):
                 columns = ("rated_cost",) if role == COST else ("real_cost",)
                 sql = UPSERT_USAGE_COSTS if role == COST else UPSERT_USAGE_REAL_COSTS
             # DECIMAL and DATETIME values as their SQL text: bulk.py's fast path quotes a str directly
-            expires = _to_datetime(r.expires_ms)
+            expires = ttl.expiry_of(r.expires_ms)
             groups.setdefault(sql, []).append(
                 (*r.pk, *(format(v, "f") if type(v) is Decimal else v for v in (r.cols[c] for c in columns)), r.extra,
                  None if expires is None else expires.isoformat(" ", "milliseconds"), role))
@@ -563,7 +537,7 @@ class UsageFamily(Family):
             rows = pool.fetchall(SELECT_USAGE_ROLLUPS_AFTER, {**dict(zip(PK, _pk_of(rows[-1]))), "limit": batch_size})
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        now = int(time.time() * 1000)
+        now = ttl.now_ms()
         for rows in self._pages(pool, batch_size):
             keys = [v.key for row in rows for v in values_of_row(row, now)]
             if keys:
@@ -573,7 +547,7 @@ class UsageFamily(Family):
         wanted = set(keys)
         pks = sorted({parsed[1] for parsed in map(parse_key, keys) if parsed is not None})
         out: dict[str, UsageValue] = {}
-        now = int(time.time() * 1000)
+        now = ttl.now_ms()
         for start in range(0, len(pks), 1000):
             part = pks[start:start + 1000]
             rows = pool.fetchall(SELECT_USAGE_ROLLUPS_BY_PKS.format(rows=_rows_in(len(part))),
@@ -599,25 +573,23 @@ class UsageFamily(Family):
                 pipe.hset(full, mapping=r.value)
             else:
                 pipe.set(full, r.value)
-            if r.expires_ms is not None:
-                pipe.pexpireat(full, r.expires_ms)
+            ttl.queue_expiry(pipe, full, r.expires_ms)
             if r.kind.indexes is not None:
                 owner, model, bucket = r.pk[1], r.pk[4], r.pk[3]
                 for index, member in r.kind.indexes(owner, model, bucket):
                     pipe.sadd(p + index, member)
-                    if r.expires_ms is not None and index != _K.usage_model_monthly_months:
-                        pipe.pexpireat(p + index, r.expires_ms, nx=True)
-                        pipe.pexpireat(p + index, r.expires_ms, gt=True)
+                    if index != _K.usage_model_monthly_months:
+                        ttl.queue_expiry(pipe, p + index, r.expires_ms, nx=True)
+                        ttl.queue_expiry(pipe, p + index, r.expires_ms, gt=True)
 
     def compare(self, redis_record: UsageValue, mysql_record: UsageValue) -> list[str]:
-        """Field by field (hash) or the value (string), and the expiry within TTL_TOLERANCE_MS."""
+        """Field by field (hash) or the value (string), and the expiry (ttl.same_expiry)."""
         a, b = redis_record.value, mysql_record.value
         if isinstance(a, dict) and isinstance(b, dict):
             diff = sorted(n for n in set(a) | set(b) if a.get(n) != b.get(n))
         else:
             diff = [] if a == b else ["value"]
-        ea, eb = redis_record.expires_ms, mysql_record.expires_ms
-        if (ea is None) != (eb is None) or (ea is not None and abs(ea - eb) > TTL_TOLERANCE_MS):  # type: ignore[operator]
+        if not ttl.same_expiry(redis_record.expires_ms, mysql_record.expires_ms):
             diff.append("ttl")
         return diff
 

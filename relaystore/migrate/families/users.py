@@ -18,6 +18,7 @@ from ...mysql.pool import MySQLPool
 from ...records import User
 from ...redis.keys import Keys
 from ..family import Family, KeySource
+from .rows import key_pages
 
 KEY_RE = re.compile(r"user:([^:]+)", re.DOTALL)
 _FIELD_NAMES = tuple(f.name for f in dc_fields(User))
@@ -28,7 +29,7 @@ class UsersFamily(Family):
     sources = (KeySource(type="string", match="user:*", regex=KEY_RE),)
     tables = ("users",)
 
-    def decode(self, key: str, value: Any, pttl_ms: int | None) -> User:
+    def decode(self, key: str, value: Any, expire_at_ms: int | None) -> User:
         """user_rules' decoder (the Redis DAO's), plus: the id matches the key name."""
         if not isinstance(value, str):
             raise DataError(f"{key}: not a string value")
@@ -50,13 +51,7 @@ class UsersFamily(Family):
         mysql_users.delete_users(cur, [k.partition(":")[2] for k in keys])
 
     def mysql_keys(self, pool: MySQLPool, batch_size: int) -> Iterator[list[str]]:
-        after = ""
-        while True:
-            rows = pool.fetchall(mysql_users.SELECT_USER_IDS_AFTER, {"after": after, "limit": batch_size})
-            if not rows:
-                return
-            yield [f"user:{row['id']}" for row in rows]
-            after = rows[-1]["id"]
+        return key_pages(pool, mysql_users.SELECT_USER_IDS_AFTER, "id", "user:", batch_size)
 
     def read_mysql(self, pool: MySQLPool, keys: Sequence[str]) -> dict[str, User]:
         users = mysql_users.users_by_ids(pool, [k.partition(":")[2] for k in keys])
