@@ -26,7 +26,7 @@ from ..redis.client import make_client, redis_errors
 from ..redis.keys import Keys
 from . import families as registry
 from .family import Family
-from .redis_reader import scan_family
+from .redis_reader import scan_families
 from .report import Progress, RunLog, default_log_path, table
 from .sync import ON_ERROR, Copier, CopyResult
 
@@ -126,12 +126,19 @@ class _Dispatcher:
         self.handle = handle
         self.inflight: dict[Any, tuple[Family, int, int, float]] = {}
         self.executor: ProcessPoolExecutor | None = None
+        self.starting: list[Any] = []
         if options.workers > 1:
             self.executor = ProcessPoolExecutor(max_workers=options.workers, mp_context=get_context("spawn"),
                                                 initializer=_worker_init, initargs=(settings, options.kill_at))
-            # Start every worker now: connection errors surface before the first batch, and the
+            # Start every worker now (they boot while this process scans the keyspace); ready()
+            # waits for them: connection errors surface before the first batch, and the
             # per-family timings measure copying, not interpreter start-up.
-            for future in [self.executor.submit(_worker_ready) for _ in range(options.workers)]:
+            self.starting = [self.executor.submit(_worker_ready) for _ in range(options.workers)]
+
+    def ready(self) -> None:
+        """Wait until every worker process has started and connected."""
+        if self.executor is not None:
+            for future in self.starting:
                 future.result()
 
     def submit(self, family: Family, keys: list[str], batch_no: int) -> None:
@@ -247,15 +254,20 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
             dispatcher = _Dispatcher(settings, options, copier, handle)
             batch_no = 0
             try:
-                for family in chosen:
+                # One SCAN pass finds every family's keys (see scan_families); copying then goes
+                # family by family in registry order, as before.
+                scanning = time.monotonic()
+                found = scan_families(ends.redis, ends.keys.prefix, chosen)
+                scan_seconds = time.monotonic() - scanning
+                log.write("scan", keys=sum(len(keys) for keys in found), seconds=round(scan_seconds, 3))
+                dispatcher.ready()
+                for index, family in enumerate(chosen):
                     fam = by_name[family.name] = FamilySummary(family.name)
                     summary.families.append(fam)
                     started = time.monotonic()
-                    with redis_errors():
-                        total = family.estimate(ends.redis, ends.keys) if options.progress else None
-                        progress.start(family.name, total)
-                    batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
-                                       options.batch_size)
+                    keys, found[index] = found[index], []
+                    progress.start(family.name, len(keys))
+                    batches = _batches(keys, options.batch_size)
                     if options.delete_missing:
                         batches = itertools.chain(batches, _missing_in_redis(ends, family, options.batch_size))
                     for keys in batches:
