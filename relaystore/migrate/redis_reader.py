@@ -67,36 +67,42 @@ def _literal_head(glob: str) -> str:
     return glob[:end]
 
 
+_Route = tuple[int, str, KeySource, "re.Pattern[str]"]
+
+
 class KeyRouter:
     """Routes a relative key name to the families owning it: what one SCAN pass over the prefix needs.
 
     A key belongs to a family when it matches one of its sources' MATCH glob and regex (what a SCAN
-    MATCH per source found). Sources are bucketed by the first character of their glob's literal
-    head, so a key is tested against the few sources that could own it, not all of them.
+    MATCH per source found). Sources are bucketed by the first `width` characters of their glob's
+    literal head, so a key is tested against the few sources that could own it, not all of them; a
+    glob without a head (`*usage:*`) is first tested by its longest literal part.
     """
 
     def __init__(self, families: Sequence[Family]) -> None:
         self.globs = sorted({s.match for f in families for s in f.sources if s.match is not None})
-        self._any: list[tuple[int, str, KeySource, re.Pattern[str]]] = []
-        self._by_char: dict[str, list[tuple[int, str, KeySource, re.Pattern[str]]]] = {}
+        routes: list[_Route] = []
         for index, family in enumerate(families):
             for source in family.sources:
-                if source.match is None:
-                    continue
-                head = _literal_head(source.match)
-                entry = (index, head, source, _glob_regex(source.match))
-                if head:
-                    self._by_char.setdefault(head[0], []).append(entry)
-                else:
-                    self._any.append(entry)
-        for entries in self._by_char.values():
+                if source.match is not None:
+                    head = _literal_head(source.match)
+                    needle = head or max(re.split(r"\\.|[*?]|\[[^]]*\]", source.match), key=len)
+                    routes.append((index, needle, source, _glob_regex(source.match)))
+        heads = [needle for _, needle, source, _ in routes if _literal_head(source.match or "")]
+        self.width = min((len(h) for h in heads), default=0)
+        self._any = [r for r in routes if not _literal_head(r[2].match or "")]
+        self._by_head: dict[str, list[_Route]] = {}
+        for route in routes:
+            if route not in self._any:
+                self._by_head.setdefault(route[1][:self.width], []).append(route)
+        for entries in self._by_head.values():
             entries.extend(self._any)
 
     def route(self, key: str) -> list[int]:
-        """Indexes (into the router's families) of the families owning `key`."""
+        """Indexes (into the router's families) of the families owning `key`, in the families' order."""
         owners: list[int] = []
-        for index, head, source, glob in self._by_char.get(key[:1], self._any):
-            if (index not in owners and key.startswith(head) and source.regex.fullmatch(key) is not None
+        for index, needle, source, glob in self._by_head.get(key[:self.width], self._any):
+            if (index not in owners and needle in key and source.regex.fullmatch(key) is not None
                     and glob.fullmatch(key) is not None):
                 owners.append(index)
         return owners
