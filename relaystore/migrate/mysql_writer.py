@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ..errors import DataError
+from ..mysql import bulk
 from ..mysql.pool import MySQLPool, retry_rolled_back
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ def retry_deadlocks(work: Callable[[], T], *, attempts: int = 5) -> T:
 
 # Claim these keys for a copy read at `seq`; the row lock is held until the batch commits.
 UPSERT_MIGRATION_SYNC = """
-    INSERT INTO migration_sync (key_digest, family, seq) VALUES (%(key_digest)s, %(family)s, %(seq)s)
+    INSERT INTO migration_sync (key_digest, family, seq) VALUES (%s, %s, %s)
     ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))
 """
 
@@ -78,7 +79,7 @@ def guard(cur: Any, family: str, keys: Sequence[str], seq: int) -> set[str]:
     if not keys:
         return set()
     digests = {key_digest(k): k for k in keys}
-    cur.executemany(UPSERT_MIGRATION_SYNC, [{"key_digest": d, "family": family, "seq": seq} for d in digests])
+    bulk.executemany(cur, UPSERT_MIGRATION_SYNC, [(d, family, seq) for d in digests])
     cur.execute(SELECT_NEWER_MIGRATION_SYNCS.format(digests=", ".join(["%s"] * len(digests))),
                 [*digests, seq])
     return {digests[bytes(row["key_digest"])] for row in cur.fetchall()}

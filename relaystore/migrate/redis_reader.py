@@ -31,43 +31,118 @@ def glob_escape(text: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
-def scan_family(client: redis.Redis, prefix: str, family: Family, *, count: int = 1000) -> Iterator[str]:
-    """The relative names of every key of the family's shape (SCAN MATCH + regex; exact names looked up).
+# SCAN's COUNT hint (keys the server examines per call), independent of the copy's --batch-size: a
+# small COUNT on a large database makes thousands of round trips for one walk of the keyspace.
+SCAN_COUNT = 1000
 
-    Sources that share a MATCH pattern are served by one SCAN (each SCAN walks the whole keyspace,
-    so a family with a source per platform gives them one broad pattern).
-    """
-    shared: dict[str, list[KeySource]] = {}
-    for source in family.sources:
-        if source.match is not None and sum(s.match == source.match for s in family.sources) > 1:
-            shared.setdefault(source.match, []).append(source)
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    """A Redis MATCH glob (*, ?, [...] with ^ and ranges, backslash escapes) as a full-match regex."""
+    out, i = [], 0
+    while i < len(glob):
+        char = glob[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "\\" and i + 1 < len(glob):
+            i += 1
+            out.append(re.escape(glob[i]))
+        elif char == "[" and glob.find("]", i + 2) != -1:
+            end = glob.find("]", i + 2)
+            body = glob[i + 1:end]
+            negate = body.startswith("^") and len(body) > 1
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
+            i = end
         else:
-            yield from _scan_source(client, prefix, source, count)
-    for match, sources in shared.items():
-        skip = len(prefix)
-        with redis_errors():
-            for full in client.scan_iter(match=glob_escape(prefix) + match, count=count):
-                key = full[skip:]
-                if any(source.regex.fullmatch(key) for source in sources):
-                    yield key
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
 
 
-def _scan_source(client: redis.Redis, prefix: str, source: KeySource, count: int) -> Iterator[str]:
+def _literal_head(glob: str) -> str:
+    """The glob's leading literal text (every key it matches starts with it)."""
+    end = next((i for i, c in enumerate(glob) if c in "*?[\\"), len(glob))
+    return glob[:end]
+
+
+_Route = tuple[int, str, KeySource, "re.Pattern[str]"]
+
+
+class KeyRouter:
+    """Routes a relative key name to the families owning it: what one SCAN pass over the prefix needs.
+
+    A key belongs to a family when it matches one of its sources' MATCH glob and regex (what a SCAN
+    MATCH per source found). Sources are bucketed by the first `width` characters of their glob's
+    literal head, so a key is tested against the few sources that could own it, not all of them; a
+    glob without a head (`*usage:*`) is first tested by its longest literal part.
+    """
+
+    def __init__(self, families: Sequence[Family]) -> None:
+        self.globs = sorted({s.match for f in families for s in f.sources if s.match is not None})
+        routes: list[_Route] = []
+        for index, family in enumerate(families):
+            for source in family.sources:
+                if source.match is not None:
+                    head = _literal_head(source.match)
+                    needle = head or max(re.split(r"\\.|[*?]|\[[^]]*\]", source.match), key=len)
+                    routes.append((index, needle, source, _glob_regex(source.match)))
+        heads = [needle for _, needle, source, _ in routes if _literal_head(source.match or "")]
+        self.width = min((len(h) for h in heads), default=0)
+        self._any = [r for r in routes if not _literal_head(r[2].match or "")]
+        self._by_head: dict[str, list[_Route]] = {}
+        for route in routes:
+            if route not in self._any:
+                self._by_head.setdefault(route[1][:self.width], []).append(route)
+        for entries in self._by_head.values():
+            entries.extend(self._any)
+
+    def route(self, key: str) -> list[int]:
+        """Indexes (into the router's families) of the families owning `key`, in the families' order."""
+        owners: list[int] = []
+        for index, needle, source, glob in self._by_head.get(key[:self.width], self._any):
+            if (index not in owners and needle in key and source.regex.fullmatch(key) is not None
+                    and glob.fullmatch(key) is not None):
+                owners.append(index)
+        return owners
+
+
+def scan_families(client: redis.Redis, prefix: str, families: Sequence[Family], *,
+                  count: int = SCAN_COUNT) -> list[list[str]]:
+    """The relative names of every key of each family's shape, one list per family (deduplicated).
+
+    One SCAN walks the keyspace for all of them: every SCAN walks the whole database whatever its
+    MATCH, so a SCAN per source made the walk ~25 times. The MATCH is the families' one glob when
+    they share one, else the prefix alone; each name is routed by KeyRouter. Exact names are looked
+    up directly. Memory: the names only (~100 bytes a key), a few hundred MB at a few million keys.
+    """
+    found: list[dict[str, None]] = [{} for _ in families]
+    router = KeyRouter(families)
     with redis_errors():
-        if source.names:
-            pipe = client.pipeline(transaction=False)
-            for name in source.names:
-                pipe.exists(prefix + name)
-            for name, found in zip(source.names, pipe.execute()):
-                if found:
-                    yield name
-            return
-        assert source.match is not None
-        skip = len(prefix)
-        for full in client.scan_iter(match=glob_escape(prefix) + source.match, count=count):
-            key = full[skip:]
-            if source.regex.fullmatch(key):
-                yield key
+        if router.globs:
+            match = router.globs[0] if len(router.globs) == 1 else "*"
+            skip = len(prefix)
+            route = router.route
+            for full in client.scan_iter(match=glob_escape(prefix) + match, count=max(count, SCAN_COUNT)):
+                key = full[skip:]
+                for index in route(key):
+                    found[index][key] = None
+        for index, family in enumerate(families):
+            names = [name for source in family.sources for name in source.names]
+            if names:
+                pipe = client.pipeline(transaction=False)
+                for name in names:
+                    pipe.exists(prefix + name)
+                for name, present in zip(names, pipe.execute()):
+                    if present:
+                        found[index][name] = None
+    return [list(keys) for keys in found]
+
+
+def scan_family(client: redis.Redis, prefix: str, family: Family, *, count: int = SCAN_COUNT) -> list[str]:
+    """The relative names of every key of one family's shape (scan_families for one family)."""
+    return scan_families(client, prefix, [family], count=count)[0]
 
 
 def scan_all(client: redis.Redis, prefix: str, *, count: int = 1000) -> Iterator[str]:

@@ -26,7 +26,7 @@ from ..redis.client import make_client, redis_errors
 from ..redis.keys import Keys
 from . import families as registry
 from .family import Family
-from .redis_reader import scan_family
+from .redis_reader import scan_families
 from .report import Progress, RunLog, default_log_path, table
 from .sync import ON_ERROR, Copier, CopyResult
 
@@ -126,12 +126,20 @@ class _Dispatcher:
         self.handle = handle
         self.inflight: dict[Any, tuple[Family, int, int, float]] = {}
         self.executor: ProcessPoolExecutor | None = None
+        self.starting: list[Any] = []
         if options.workers > 1:
             self.executor = ProcessPoolExecutor(max_workers=options.workers, mp_context=get_context("spawn"),
-                                                initializer=_worker_init, initargs=(settings, options.kill_at))
-            # Start every worker now: connection errors surface before the first batch, and the
+                                                initializer=_worker_init,
+                                                initargs=(settings, options.kill_at, os.getpid()))
+            # Start every worker now (they boot while this process scans the keyspace); ready()
+            # waits for them: connection errors surface before the first batch, and the
             # per-family timings measure copying, not interpreter start-up.
-            for future in [self.executor.submit(_worker_ready) for _ in range(options.workers)]:
+            self.starting = [self.executor.submit(_worker_ready) for _ in range(options.workers)]
+
+    def ready(self) -> None:
+        """Wait until every worker process has started and connected."""
+        if self.executor is not None:
+            for future in self.starting:
                 future.result()
 
     def submit(self, family: Family, keys: list[str], batch_no: int) -> None:
@@ -176,13 +184,8 @@ def _kill_hook(kill_at: tuple[int, str], *, parent: bool) -> Callable[[str], Non
     return hook
 
 
-def _worker_init(settings: Settings, kill_at: tuple[int, str] | None) -> None:
-    ends = Endpoints(settings)
-    copier = Copier(ends.redis, ends.keys, ends.pool)
-    if kill_at is not None:
-        copier.hook = _kill_hook(kill_at, parent=True)
-    _WORKER.update(ends=ends, copier=copier)
-    parent = os.getppid()
+def _worker_init(settings: Settings, kill_at: tuple[int, str] | None, parent: int) -> None:
+    """Connect; exit when the run (process `parent`) is gone, even if it died before this worker started."""
 
     def watch_parent() -> None:   # a worker whose run was killed must not linger
         while os.getppid() == parent:
@@ -190,6 +193,11 @@ def _worker_init(settings: Settings, kill_at: tuple[int, str] | None) -> None:
         os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True).start()
+    ends = Endpoints(settings)
+    copier = Copier(ends.redis, ends.keys, ends.pool)
+    if kill_at is not None:
+        copier.hook = _kill_hook(kill_at, parent=True)
+    _WORKER.update(ends=ends, copier=copier)
 
 
 def _worker_ready() -> int:
@@ -214,6 +222,20 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
     summary = RunSummary([], options.dry_run)
     by_name: dict[str, FamilySummary] = {}
     shown = {"errors": 0}
+    scanned: dict[str, Any] = {}
+
+    # Per family: batches handed out and not yet handled, whether all are handed out, when it began.
+    pending: dict[str, int] = {}
+    submitted: set[str] = set()
+    began: dict[str, float] = {}
+
+    def finish_family(family: Family) -> None:
+        """Called once a family's last batch is handled: its timing, progress line and log summary."""
+        fam = by_name[family.name]
+        fam.seconds = time.monotonic() - began[family.name]
+        if progress.label == family.name:
+            progress.finish(fam.totals.read + fam.totals.gone + fam.totals.skipped)
+        log.write("summary", family=family.name, **_counts(fam), seconds=round(fam.seconds, 3))
 
     def handle(family: Family, batch_no: int, count: int, res: CopyResult, seconds: float) -> None:
         fam = by_name[family.name]
@@ -228,9 +250,13 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
                 progress.finish(fam.totals.read)
                 print(f"relaystore: {family.name}: {message}", file=err)
             shown["errors"] += 1
-        progress.update(fam.totals.read + fam.totals.gone + fam.totals.skipped)
+        if progress.label == family.name:
+            progress.update(fam.totals.read + fam.totals.gone + fam.totals.skipped)
         if res.errors and options.on_error == "stop":
             summary.stopped = True
+        pending[family.name] -= 1
+        if family.name in submitted and not pending[family.name]:
+            finish_family(family)
 
     try:
         with Endpoints(settings) as ends:
@@ -247,35 +273,48 @@ def migrate_redis_to_mysql(settings: Settings, options: Options, *, stderr: Text
             dispatcher = _Dispatcher(settings, options, copier, handle)
             batch_no = 0
             try:
-                for family in chosen:
+                # One SCAN pass finds every family's keys (see scan_families); batches are then handed
+                # out family by family in registry order. With worker processes a family's batches may
+                # start while the previous family's last ones are still being written, unless it reads
+                # what an earlier family writes (registry.WAITS_FOR) or the run stops at the first bad
+                # value: then every earlier batch is finished first.
+                scanning = time.monotonic()
+                found = scan_families(ends.redis, ends.keys.prefix, chosen)
+                scanned.update(scan_keys=sum(len(keys) for keys in found),
+                               scan_seconds=round(time.monotonic() - scanning, 3))
+                dispatcher.ready()
+                for index, family in enumerate(chosen):
+                    if options.on_error == "stop" or registry.WAITS_FOR.get(family.name):
+                        dispatcher.drain()
+                    if summary.stopped:
+                        break
                     fam = by_name[family.name] = FamilySummary(family.name)
                     summary.families.append(fam)
-                    started = time.monotonic()
-                    with redis_errors():
-                        total = family.estimate(ends.redis, ends.keys) if options.progress else None
-                        progress.start(family.name, total)
-                    batches = _batches(scan_family(ends.redis, ends.keys.prefix, family, count=options.batch_size),
-                                       options.batch_size)
+                    began[family.name] = time.monotonic()
+                    pending[family.name] = 0
+                    keys, found[index] = found[index], []
+                    progress.start(family.name, len(keys))
+                    batches = _batches(keys, options.batch_size)
                     if options.delete_missing:
                         batches = itertools.chain(batches, _missing_in_redis(ends, family, options.batch_size))
-                    for keys in batches:
+                    for batch in batches:
                         if summary.stopped:
                             break
                         batch_no += 1
-                        dispatcher.submit(family, keys, batch_no)
-                    dispatcher.drain()
-                    fam.seconds = time.monotonic() - started
-                    progress.finish(fam.totals.read + fam.totals.gone + fam.totals.skipped)
-                    log.write("summary", family=family.name, **_counts(fam), seconds=round(fam.seconds, 3))
-                    if summary.stopped:
-                        print("relaystore: stopped at the first bad value (--on-error=stop); later batches were not "
-                              "written", file=err)
-                        break
+                        pending[family.name] += 1
+                        dispatcher.submit(family, batch, batch_no)
+                    submitted.add(family.name)
+                    if not pending[family.name]:
+                        finish_family(family)
+                dispatcher.drain()
+                if summary.stopped:
+                    print("relaystore: stopped at the first bad value (--on-error=stop); later batches were not "
+                          "written", file=err)
             finally:
                 dispatcher.close()
             if shown["errors"] > MAX_ERRORS_SHOWN:
                 print(f"relaystore: {shown['errors'] - MAX_ERRORS_SHOWN} more errors in {log_path}", file=err)
-            log.write("end", exit_code=summary.exit_code, stopped=summary.stopped)
+            log.write("end", exit_code=summary.exit_code, stopped=summary.stopped, **scanned)
     finally:
         log.close()
     print(render_summary(summary), file=err)

@@ -74,9 +74,16 @@ class Copier:
         self.client = client
         self.keys = keys
         self.pool = pool
-        self.checker = ColumnChecker(pool)
+        self._checker: ColumnChecker | None = None
         # Test hook: called with "read", "written" (before COMMIT) and "committed" for each batch.
         self.hook: Callable[[str], None] | None = None
+
+    @property
+    def checker(self) -> ColumnChecker:
+        """The column limits, read from information_schema on first use (only dry runs check records)."""
+        if self._checker is None:
+            self._checker = ColumnChecker(self.pool)
+        return self._checker
 
     def _stage(self, name: str) -> None:
         if self.hook is not None:

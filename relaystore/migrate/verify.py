@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -18,7 +19,7 @@ from ..errors import DataError
 from ..redis.client import redis_errors
 from . import families as registry
 from .family import Family
-from .redis_reader import fetch, scan_family
+from .redis_reader import fetch, scan_families, scan_family
 from .report import table
 from .run import Endpoints
 from .sync import redact
@@ -72,8 +73,11 @@ def _compare_keys(ends: Endpoints, family: Family, keys: list[str]
 
 
 def verify_family(ends: Endpoints, family: Family, *, batch_size: int = 1000, rechecks: int = 3,
-                  recheck_delay: float = 0.3) -> FamilyDiff:
-    """Compare one family; differences are re-read `rechecks` times before they count."""
+                  recheck_delay: float = 0.3, scanned: Sequence[str] | None = None) -> FamilyDiff:
+    """Compare one family; differences are re-read `rechecks` times before they count.
+
+    `scanned`: the family's Redis keys when the caller scanned already (scan_families), else scanned here.
+    """
     diff = FamilyDiff(family.name)
     suspects: set[str] = set()
     seen: set[str] = set()
@@ -83,7 +87,7 @@ def verify_family(ends: Endpoints, family: Family, *, batch_size: int = 1000, re
         only_redis, differing, undecodable, only_mysql = _compare_keys(ends, family, keys)
         suspects.update(only_redis, differing, undecodable, only_mysql)
 
-    for key in scan_family(ends.redis, ends.keys.prefix, family, count=batch_size):
+    for key in scan_family(ends.redis, ends.keys.prefix, family) if scanned is None else scanned:
         if key in seen:   # SCAN may return a key twice while Redis resizes its table
             continue
         seen.add(key)
@@ -129,7 +133,9 @@ def verify(settings: Settings, *, families: str | None = None, batch_size: int =
     chosen = registry.select(families)
     with Endpoints(settings) as ends:
         ends.require_tables(chosen)
-        diffs = [verify_family(ends, f, batch_size=batch_size, rechecks=rechecks) for f in chosen]
+        found = scan_families(ends.redis, ends.keys.prefix, chosen)   # one walk of the keyspace for all
+        diffs = [verify_family(ends, f, batch_size=batch_size, rechecks=rechecks, scanned=keys)
+                 for f, keys in zip(chosen, found)]
     print(render(diffs, settings), file=stream)
     return diffs
 

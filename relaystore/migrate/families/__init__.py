@@ -37,6 +37,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     RateLimitsFamily(),
 )}
 
+# Families whose copy reads what earlier families write (a member row needs its group row): their
+# batches start only when every earlier batch is committed. Others may overlap with worker processes.
+WAITS_FOR: dict[str, tuple[str, ...]] = {"account_group_members": ("account_groups",)}
+
 
 def select(names: str | None = None) -> list[Family]:
     """The families named in a comma-separated list (all when None/empty), in registry order."""
