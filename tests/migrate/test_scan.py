@@ -31,9 +31,13 @@ def test_single_pass_finds_what_a_scan_per_source_finds(settings, client):
     # Keys no family owns, or that only a glob or only a regex would take.
     for stray in ("apikey:idx:x", "usage:zzz", "account_usage:", "foreign", "rate_limit:", "concurrency:"):
         client.set(prefix + stray, "1")
-    client.set(prefix[:-1] + "other:apikey:x", "1")   # a neighbouring prefix
-    families = list(FAMILIES.values())
-    found = scan_families(client, prefix, families)
+    neighbour = prefix[:-1] + "other:apikey:x"   # a key of a neighbouring prefix, outside this one
+    client.set(neighbour, "1")
+    try:
+        families = list(FAMILIES.values())
+        found = scan_families(client, prefix, families)
+    finally:
+        client.delete(neighbour)   # the prefix's own cleanup does not reach it
     assert sum(len(keys) for keys in found) > 300
     for family, keys in zip(families, found):
         assert len(keys) == len(set(keys)), family.name
