@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,13 +15,15 @@ def seeded(request: pytest.FixtureRequest) -> dict[str, dict[str, list[str]]]:
     """Per backend: 1,000 sticky hashes, 200 admin tokens, 200 usernames, 2,000 details on one day."""
     out: dict[str, dict[str, list[str]]] = {}
     base = datetime(2025, 7, 30, tzinfo=timezone.utc)
+    run = uuid.uuid4().hex[:8]
     for backend in ("mysql", "redis"):
         store = request.getfixturevalue(f"bench_{backend}_store")
         hashes = [f"bench-sticky-{i:04d}" for i in range(1000)]
         for h in hashes:
             store.sessions.set_sticky(h, f"acct-{h[-2:]}")
         tokens = [store.sessions.create_admin_session("admin").token for _ in range(200)]
-        names = [store.users.create(f"bench-user-{i}").username for i in range(200)]
+        # A kept data set (RELAYSTORE_BENCH_KEEP=1) still holds the users of earlier runs: new names each run.
+        names = [store.users.create(f"bench-user-{run}-{i}").username for i in range(200)]
         for i in range(2000):
             store.request_details.put({"requestId": f"bench-rd-{i:05d}",
                                        "timestamp": (base + timedelta(seconds=40 * i)).isoformat(),
