@@ -153,7 +153,7 @@ class Copier:
                 if not (result.errors and on_error == "stop"):
                     self._write_isolating(family, work[middle:], seq, result, on_error)
                 return
-            key, record = work[0]
+            key = work[0][0]
             if _is_bad_value(exc):
                 result.skipped += 1
             else:

@@ -186,8 +186,8 @@ def keyspace(client: redis_lib.Redis, prefix: str, *, exclude: tuple[str, ...] =
 def assert_keyspaces_equal(a: dict[str, Any], b: dict[str, Any], *, ttl_tolerance: int = 5) -> None:
     """Same keys, types and values; TTLs both absent or within ttl_tolerance seconds."""
     assert sorted(a) == sorted(b), (sorted(set(a) - set(b))[:5], sorted(set(b) - set(a))[:5])
-    for key in a:
-        (ta, va, la), (tb, vb, lb) = a[key], b[key]
+    for key, (ta, va, la) in a.items():
+        tb, vb, lb = b[key]
         assert (key, ta) == (key, tb)
         assert (key, va) == (key, vb)
         assert (la < 0) == (lb < 0) and abs(la - lb) <= ttl_tolerance, (key, la, lb)
@@ -221,9 +221,9 @@ def assert_dumps_equal(a: dict[str, list[tuple]], b: dict[str, list[tuple]], *, 
     """data_dump()s hold the same rows; DATETIME values may differ by `seconds` (times a family derives
     rather than copies, and expiries on a Redis without PEXPIRETIME, where they are now + PTTL)."""
     assert sorted(a) == sorted(b)
-    for table in a:
-        assert len(a[table]) == len(b[table]), table
-        for row_a, row_b in zip(a[table], b[table]):
+    for table, rows_a in a.items():
+        assert len(rows_a) == len(b[table]), table
+        for row_a, row_b in zip(rows_a, b[table]):
             same = all(x == y or (isinstance(x, datetime) and isinstance(y, datetime)
                                   and abs((x - y).total_seconds()) <= seconds) for x, y in zip(row_a, row_b))
             assert same, (table, row_a, row_b)
@@ -256,4 +256,4 @@ def run_cli(settings: Settings, *args: str, timeout: int = 300) -> subprocess.Co
     env.update({"PYTHONPATH": str(ROOT), "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
                 "MYSQL_DATABASE": settings.mysql_database, "REDIS_KEY_PREFIX": settings.redis_key_prefix})
     return subprocess.run([sys.executable, "-m", "relaystore", "--env-file", os.devnull, *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
