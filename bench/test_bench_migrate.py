@@ -23,6 +23,7 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -102,12 +103,17 @@ def fresh_database() -> Iterator[str]:
     drop_database(bench_settings(), name)
 
 
+def _migrate(source: Settings, database: str, tmp_path) -> tuple[Settings, Any]:
+    """Copy a bench keyspace into `database` with 2 workers; the settings used and the run's summary."""
+    settings = bench_settings(mysql_database=database, redis_key_prefix=source.redis_key_prefix, redis_db=REDIS_DB)
+    summary = migrate_redis_to_mysql(settings, Options(log_path=str(tmp_path / "m.log"), progress=False, workers=2),
+                                     stderr=io.StringIO())
+    return settings, summary
+
+
 def test_round_trip_of_10k_keys(keyspace_10k, fresh_database, tmp_path):
     """>= 10,000 keys: migrate -> verify clean -> rollback into an empty prefix -> equal keyspace."""
-    settings = bench_settings(mysql_database=fresh_database, redis_key_prefix=keyspace_10k.redis_key_prefix,
-                              redis_db=REDIS_DB)
-    summary = migrate_redis_to_mysql(settings, Options(log_path=str(tmp_path / "m.log"), progress=False,
-                                                       workers=2), stderr=io.StringIO())
+    settings, summary = _migrate(keyspace_10k, fresh_database, tmp_path)
     assert summary.exit_code == 0
     assert summary.families[0].totals.written >= FAST_KEYS
     out = io.StringIO()
@@ -127,10 +133,7 @@ def test_round_trip_of_10k_keys(keyspace_10k, fresh_database, tmp_path):
 
 def test_relay_mix_migrates_and_verifies_clean(keyspace_relay, fresh_database, tmp_path):
     """The throughput keyspace copies without a skipped key and compares equal, so its keys/s count real copies."""
-    settings = bench_settings(mysql_database=fresh_database, redis_key_prefix=keyspace_relay.redis_key_prefix,
-                              redis_db=REDIS_DB)
-    summary = migrate_redis_to_mysql(settings, Options(log_path=str(tmp_path / "m.log"), progress=False,
-                                                       workers=2), stderr=io.StringIO())
+    settings, summary = _migrate(keyspace_relay, fresh_database, tmp_path)
     assert summary.exit_code == 0
     assert sum(f.totals.written for f in summary.families) >= 10 * RELAY_API_KEYS
     out = io.StringIO()
